@@ -1,0 +1,32 @@
+export { CHANNEL_NAMES, channels } from "./channels.js";
+export { Cookie, type CookieData, type CookieOptions, type SameSite } from "./cookie.js";
+export {
+  isTesseraError,
+  TesseraError,
+  type TesseraErrorCode,
+  type TesseraErrorOptions,
+} from "./errors.js";
+export { generateId, ID_BYTES } from "./id.js";
+export {
+  isSecureRequest,
+  type Next,
+  SessionManager,
+  type SessionRequest,
+  type SessionResponse,
+} from "./manager.js";
+export type { LegacyStore, NormalizedOptions, SessionOptions } from "./options.js";
+export {
+  type RegenerateOptions,
+  Session,
+  type SessionCallback,
+  type SessionData,
+} from "./session.js";
+export { sign, type Unsigned, unsign } from "./signing.js";
+export {
+  listUserSessions,
+  revokeAllSessions,
+  revokeOtherSessions,
+  revokeUserSession,
+  sessionHandle,
+  type UserSession,
+} from "./users.js";

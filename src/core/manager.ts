@@ -1,0 +1,720 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import { parse as parseCookieHeader } from "cookie";
+import { type CallbackStore, registerSessionFactory, toStore } from "../store/legacy.js";
+import { storeError } from "../store/record.js";
+import type { SessionMeta, SessionPatch, SessionRecord, Store } from "../store/types.js";
+import { channels, publish } from "./channels.js";
+import { Cookie, type CookieOptions, cookieFromRecord, serializeCookie } from "./cookie.js";
+import { TesseraError } from "./errors.js";
+import {
+  checkCookieOptions,
+  type LegacyStore,
+  type NormalizedOptions,
+  normalizeOptions,
+  type SessionOptions,
+  warnOnce,
+} from "./options.js";
+import {
+  changesOf,
+  fullPatchOf,
+  kState,
+  markStored,
+  type RegenerateOptions,
+  recordOf,
+  Session,
+  type SessionController,
+} from "./session.js";
+import { sign, unsign } from "./signing.js";
+
+/** The request as the engine sees it: node's, plus what Express or the app may have added. */
+export interface SessionRequest extends IncomingMessage {
+  session?: Session | null | undefined;
+  sessionID?: string | undefined;
+  sessionStore?: Store | LegacyStore;
+  originalUrl?: string;
+  secure?: boolean;
+}
+
+/** The response as the engine sees it: node:http's, or node:http2's compatibility response. */
+export type SessionResponse = Pick<
+  ServerResponse,
+  "getHeader" | "setHeader" | "getHeaderNames" | "removeHeader" | "end" | "writeHead"
+> & {
+  readonly headersSent: boolean;
+};
+
+export type Next = (error?: unknown) => void;
+
+const kContext = Symbol("tessera.context");
+
+/** True when the request came over TLS, or through a trusted proxy that says so. As express-session decides. */
+export function isSecureRequest(req: SessionRequest, proxy: boolean | undefined): boolean {
+  if ((req.socket as { encrypted?: boolean } | undefined)?.encrypted) return true;
+  if (proxy === false) return false;
+  if (proxy !== true) return req.secure === true;
+  const header = req.headers["x-forwarded-proto"];
+  const value = (Array.isArray(header) ? header[0] : header) ?? "";
+  const comma = value.indexOf(",");
+  return (comma === -1 ? value : value.slice(0, comma)).trim().toLowerCase() === "https";
+}
+
+/** Browsers treat http://localhost as a secure context and keep Secure cookies from it. */
+function isLocalhost(req: SessionRequest): boolean {
+  const host = req.headers.host ?? (req.headers[":authority"] as string | undefined) ?? "";
+  return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(host);
+}
+
+function now(): number {
+  return Date.now();
+}
+
+function isRecord(value: unknown): value is SessionRecord {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as SessionRecord).cookie === "object" &&
+    (value as SessionRecord).cookie !== null
+  );
+}
+
+function expiresAt(record: SessionRecord): number | undefined {
+  const { expires } = record.cookie;
+  if (expires === undefined || expires === null) return undefined;
+  const time = expires instanceof Date ? expires.getTime() : Date.parse(expires);
+  return Number.isNaN(time) ? undefined : time;
+}
+
+/**
+ * The session engine, framework-free: it loads a request's session from the store, hands it
+ * to the app as `req.session`, and commits it when the response ends. The Express and node:http
+ * adapters only call {@link SessionManager.handle}.
+ */
+export class SessionManager {
+  readonly options: NormalizedOptions;
+  /** The store as the app gave it: `req.sessionStore`. */
+  readonly userStore: Store | LegacyStore;
+  /** The same store, speaking the Promise contract. */
+  readonly store: Store;
+  private readonly storeName: string;
+  private storeReady = true;
+
+  constructor(options: SessionOptions, defaultStore: () => Store) {
+    this.options = normalizeOptions(options);
+    const given = options.store;
+    if (
+      given !== undefined &&
+      (typeof given !== "object" || given === null || typeof given.get !== "function")
+    ) {
+      throw new TesseraError(
+        "ERR_OPTION",
+        "the store option must be a session store (an object with get, set and destroy).",
+      );
+    }
+    this.userStore = given ?? defaultStore();
+    this.store = toStore(this.userStore as Store | CallbackStore);
+    this.storeName = this.userStore.constructor?.name ?? "the session store";
+    const emitter = this.userStore as { on?: (event: string, listener: () => void) => unknown };
+    if (typeof emitter.on === "function") {
+      // express-session's behaviour while a store says it is disconnected: requests go on
+      // without a session rather than waiting on a store that cannot answer.
+      emitter.on("disconnect", () => {
+        this.storeReady = false;
+      });
+      emitter.on("connect", () => {
+        this.storeReady = true;
+      });
+    }
+    (this.userStore as { generate?: (req: SessionRequest) => void }).generate = (req) => {
+      (req as unknown as Record<symbol, RequestContext | undefined>)[kContext]?.generate();
+    };
+  }
+
+  /** Runs one request: sets `req.session`, calls `next`, and commits the session when the response ends. */
+  handle(req: SessionRequest, res: SessionResponse, next: Next): void {
+    if (req.session) {
+      next();
+      return;
+    }
+    if (!this.storeReady) {
+      next();
+      return;
+    }
+    const options = this.options;
+    let cookieOptions: CookieOptions;
+    if (typeof options.cookie === "function") {
+      cookieOptions = options.cookie(req);
+      try {
+        checkCookieOptions(options.name, cookieOptions);
+      } catch (error) {
+        next(error);
+        return;
+      }
+    } else {
+      cookieOptions = options.cookie;
+    }
+    const path = cookieOptions.path;
+    if (path !== undefined && path !== "/") {
+      const url = req.originalUrl ?? req.url ?? "/";
+      const query = url.indexOf("?");
+      const pathname = query === -1 ? url : url.slice(0, query);
+      if (!pathname.startsWith(path)) {
+        next();
+        return;
+      }
+    }
+
+    req.sessionStore = this.userStore;
+    const found = this.readCookie(req);
+    const context = new RequestContext(this, req, res, next, cookieOptions, found);
+    req.sessionID = found?.value;
+    (req as unknown as Record<symbol, RequestContext>)[kContext] = context;
+    context.hook();
+
+    if (found === undefined) {
+      context.generate();
+      next();
+      return;
+    }
+    this.call("get", () => this.store.get(found.value)).then(
+      (record) => {
+        try {
+          context.load(record);
+        } catch (error) {
+          next(error);
+          return;
+        }
+        next();
+      },
+      (error: unknown) => next(error),
+    );
+  }
+
+  private readCookie(req: SessionRequest): { value: string; secretIndex: number } | undefined {
+    const header = req.headers.cookie;
+    if (!header) return undefined;
+    const raw = parseCookieHeader(header)[this.options.name];
+    // Unsigned, tampered or foreign cookies are not errors: the visitor gets a fresh session.
+    if (raw === undefined || !raw.startsWith("s:")) return undefined;
+    return unsign(raw.slice(2), this.options.secrets);
+  }
+
+  /**
+   * Runs one store call with the configured timeout, timing it for diagnostics_channel, and
+   * turns any failure into a `TesseraError` that names neither the session nor its data.
+   */
+  call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+    const timeoutMs = this.options.storeTimeoutMs;
+    const started = channels.store.hasSubscribers ? performance.now() : 0;
+    let promise: Promise<T>;
+    try {
+      promise = run();
+    } catch (error) {
+      promise = Promise.reject(error);
+    }
+    if (timeoutMs > 0) {
+      promise = new Promise<T>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(
+            new TesseraError(
+              "ERR_STORE_UNAVAILABLE",
+              `${this.storeName} did not answer ${operation} within ${timeoutMs} ms: check that its server is running, or raise storeTimeoutMs.`,
+            ),
+          );
+        }, timeoutMs);
+        promise.then(
+          (value) => {
+            clearTimeout(timer);
+            resolve(value);
+          },
+          (error: unknown) => {
+            clearTimeout(timer);
+            reject(error);
+          },
+        );
+      });
+    }
+    return promise.then(
+      (value) => {
+        if (started)
+          publish(channels.store, { operation, durationMs: performance.now() - started });
+        return value;
+      },
+      (error: unknown) => {
+        const wrapped = storeError(this.storeName, operation, error);
+        if (started) {
+          publish(channels.store, {
+            operation,
+            durationMs: performance.now() - started,
+            error: wrapped,
+          });
+        }
+        throw wrapped;
+      },
+    );
+  }
+
+  /** How long the store should keep the session from now, or 0 when it has already expired. */
+  ttlOf(session: Session): number {
+    const options = this.options;
+    const expires = session.cookie.expires;
+    let ttl = expires instanceof Date ? expires.getTime() - now() : options.sessionTtlMs;
+    if (options.idleTimeoutMs > 0) ttl = Math.min(ttl, options.idleTimeoutMs);
+    if (options.absoluteTimeoutMs > 0) {
+      ttl = Math.min(ttl, session[kState].meta.createdAt + options.absoluteTimeoutMs - now());
+    }
+    return Math.max(ttl, 0);
+  }
+
+  /**
+   * Why a stored session must not be used any more, or `undefined` while it is alive. The idle
+   * timeout needs no check here: it is the TTL the store keeps, renewed by every write and touch.
+   */
+  expiredBecause(record: SessionRecord, meta: SessionMeta | undefined): string | undefined {
+    const time = now();
+    const expires = expiresAt(record);
+    if (expires !== undefined && expires <= time) return "cookie";
+    const { absoluteTimeoutMs } = this.options;
+    if (absoluteTimeoutMs > 0 && meta !== undefined && meta.createdAt + absoluteTimeoutMs <= time) {
+      return "absolute";
+    }
+    return undefined;
+  }
+
+  /** A `Session` around a stored record (also what express-session's `Store#createSession` makes). */
+  inflate(controller: SessionController, req: unknown, id: string, record: SessionRecord): Session {
+    const stored = record.__tessera;
+    const meta: SessionMeta =
+      stored && typeof stored === "object" && typeof stored.createdAt === "number"
+        ? { ...stored }
+        : { createdAt: now() };
+    return new Session(controller, req, id, cookieFromRecord(record.cookie), meta, record);
+  }
+
+  /** The Set-Cookie value that carries `id`, signed with the current secret. */
+  signedCookie(id: string, cookie: Cookie): string {
+    return cookie.serialize(this.options.name, `s:${sign(id, this.options.secrets[0] as string)}`);
+  }
+}
+
+/**
+ * One request's session lifecycle. It is the controller behind `req.session`'s methods, and it
+ * holds the response until the store has the session: a redirect sent right after login never
+ * reaches the browser before the session is saved (express-session #360).
+ */
+class RequestContext implements SessionController {
+  /** The session id the browser sent (verified), if any. */
+  private readonly cookieId: string | undefined;
+  private readonly signedWithOldSecret: boolean;
+  /** The id the session had when loaded or generated; a different id means regenerated. */
+  private originalId: string | undefined;
+  /** Whether the session counts as saved when unchanged (express-session's `savedHash`). */
+  private hasSaved = false;
+  /** Whether the session changed since it was loaded, including changes already written. */
+  private modified = false;
+  private ended = false;
+  private failed = false;
+  private headersDone = false;
+  /** The browser holds a cookie for a session that no longer exists: clear it. */
+  private clearCookie = false;
+  /** Store writes of this request run one after the other. */
+  private queue: Promise<void> = Promise.resolve();
+  private realEnd: SessionResponse["end"] | undefined;
+
+  constructor(
+    private readonly manager: SessionManager,
+    private readonly req: SessionRequest,
+    private readonly res: SessionResponse,
+    private readonly next: Next,
+    private readonly cookieOptions: CookieOptions,
+    found: { value: string; secretIndex: number } | undefined,
+  ) {
+    this.cookieId = found?.value;
+    this.signedWithOldSecret = found !== undefined && found.secretIndex > 0;
+  }
+
+  hook(): void {
+    const res = this.res;
+    const realEnd = res.end;
+    const realWriteHead = res.writeHead;
+    this.realEnd = realEnd;
+    const context = this;
+    res.writeHead = function writeHead(this: SessionResponse, ...args: unknown[]) {
+      context.onHeaders(args);
+      return (realWriteHead as (...a: unknown[]) => unknown).apply(this, args);
+    } as SessionResponse["writeHead"];
+    res.end = function end(this: SessionResponse, ...args: unknown[]) {
+      return context.onEnd(args);
+    } as SessionResponse["end"];
+  }
+
+  /** A new, empty session with a new id, as `req.session`. */
+  generate(): Session {
+    const manager = this.manager;
+    const req = this.req;
+    const id = manager.options.genid(req);
+    if (typeof id !== "string" || id === "") {
+      throw new TesseraError(
+        "ERR_OPTION",
+        "the genid option returned something other than a non-empty string.",
+      );
+    }
+    const cookie = new Cookie(this.cookieOptions);
+    const secure =
+      this.cookieOptions.secure === "auto" || this.cookieOptions.sameSite === "auto"
+        ? isSecureRequest(req, manager.options.proxy)
+        : false;
+    if (this.cookieOptions.secure === "auto") cookie.secure = secure;
+    if (this.cookieOptions.sameSite === "auto") cookie.sameSite = secure ? "none" : "lax";
+    const meta: SessionMeta = { createdAt: now() };
+    if (manager.options.recordClient) this.recordClient(meta);
+    const session = new Session(this, req, id, cookie, meta);
+    req.sessionID = id;
+    req.session = session;
+    this.originalId = id;
+    this.hasSaved = false;
+    this.modified = false;
+    publish(channels.created, {});
+    return session;
+  }
+
+  private recordClient(meta: SessionMeta): void {
+    const agent = this.req.headers["user-agent"];
+    if (typeof agent === "string") meta.userAgent = agent.slice(0, 256);
+    const ip = (this.req as { ip?: string }).ip ?? this.req.socket?.remoteAddress;
+    if (ip) meta.ip = ip;
+  }
+
+  /** Turns what the store answered into `req.session`: the stored session, or a fresh one. */
+  load(record: SessionRecord | undefined): void {
+    const manager = this.manager;
+    const id = this.cookieId as string;
+    if (!isRecord(record)) {
+      // Nothing stored, or a record that is not a session (corrupt, or written by something
+      // else): the visitor gets a fresh session, as with a tampered cookie.
+      this.generate();
+      return;
+    }
+    const meta = record.__tessera;
+    const reason = manager.expiredBecause(record, meta);
+    if (reason !== undefined) {
+      // A session past a timeout is removed from the store, not merely ignored.
+      manager.call("destroy", () => manager.store.destroy(id)).catch(() => {});
+      publish(channels.expired, { reason });
+      this.generate();
+      return;
+    }
+    const session = manager.inflate(this, this.req, id, record);
+    this.req.session = session;
+    this.originalId = id;
+    this.hasSaved = !manager.options.resave;
+    publish(channels.loaded, {});
+  }
+
+  private current(): Session | undefined {
+    const session = this.req.session;
+    return session instanceof Session && !session[kState].gone ? session : undefined;
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => {});
+    return run;
+  }
+
+  // ---- the decisions, as express-session makes them ----
+
+  private isModified(session: Session, changes: SessionPatch | undefined): boolean {
+    return this.originalId !== session.id || this.modified || changes !== undefined;
+  }
+
+  private shouldSave(session: Session, changes: SessionPatch | undefined): boolean {
+    const saved = this.hasSaved && this.originalId === session.id && changes === undefined;
+    return !this.manager.options.saveUninitialized && !this.hasSaved && this.cookieId !== session.id
+      ? this.isModified(session, changes)
+      : !saved;
+  }
+
+  private shouldSetCookie(session: Session, changes: SessionPatch | undefined): boolean {
+    const options = this.manager.options;
+    if (this.cookieId !== session.id)
+      return options.saveUninitialized || this.isModified(session, changes);
+    // Re-sign a cookie signed with an older secret, so rotation completes as visitors return.
+    if (this.signedWithOldSecret) return true;
+    return options.rolling || (session.cookie.expires != null && this.isModified(session, changes));
+  }
+
+  // ---- writing ----
+
+  /** Writes the session: a patch of what changed when the store can, else the whole record. */
+  private async write(session: Session, changes: SessionPatch | undefined): Promise<void> {
+    const manager = this.manager;
+    const store = manager.store;
+    const state = session[kState];
+    const ttlMs = manager.ttlOf(session);
+    if (ttlMs === 0) {
+      await manager.call("destroy", () => store.destroy(state.id));
+      state.gone = true;
+      publish(channels.expired, { reason: "absolute" });
+      return;
+    }
+    this.updateMeta(session);
+    const id = state.id;
+    if (state.stored && typeof store.patch === "function") {
+      const patch: SessionPatch =
+        changes === undefined || manager.options.resave
+          ? fullPatchOf(session)
+          : {
+              set: { ...changes.set, cookie: session.cookie, __tessera: state.meta },
+              unset: changes.unset,
+            };
+      const written = await manager.call("patch", () =>
+        (store.patch as NonNullable<Store["patch"]>)(id, patch, ttlMs),
+      );
+      if (!written) {
+        // Another request destroyed this session meanwhile (a logout): it stays destroyed, and
+        // the browser's cookie is cleared.
+        state.gone = true;
+        this.clearCookie = this.cookieId === id;
+        publish(channels.destroyed, { reason: "concurrent" });
+        return;
+      }
+    } else {
+      const record = recordOf(session);
+      await manager.call("set", () => store.set(id, record, ttlMs));
+    }
+    if (changes !== undefined) this.modified = true;
+    markStored(session);
+    publish(channels.saved, {});
+  }
+
+  private updateMeta(session: Session): void {
+    const state = session[kState];
+    const meta = state.meta;
+    meta.seenAt = now();
+    const read = this.manager.options.userKey;
+    if (read !== undefined) {
+      const user = read(state.target);
+      if (user === undefined || user === null || user === "") delete meta.user;
+      else meta.user = String(user);
+    }
+  }
+
+  private async touch(session: Session): Promise<void> {
+    const manager = this.manager;
+    const state = session[kState];
+    const touchAfterMs = manager.options.touchAfterMs;
+    if (touchAfterMs > 0 && now() - (state.meta.seenAt ?? state.meta.createdAt) < touchAfterMs)
+      return;
+    const ttlMs = manager.ttlOf(session);
+    if (ttlMs === 0) return;
+    state.meta.seenAt = now();
+    const record = recordOf(session);
+    await manager.call("touch", () => manager.store.touch(state.id, record, ttlMs));
+  }
+
+  /** What the end of the response must wait for, or `undefined` when there is nothing to do. */
+  private commit(): Promise<void> | undefined {
+    const req = this.req;
+    const manager = this.manager;
+    if (req.session == null && manager.options.unsetDestroy && typeof req.sessionID === "string") {
+      const id = req.sessionID;
+      this.clearCookie = this.cookieId === id;
+      return manager.call("destroy", () => manager.store.destroy(id));
+    }
+    const session = this.current();
+    if (session === undefined) return undefined;
+    if (!this.headersDone) session.cookie.resetMaxAge();
+    const changes = changesOf(session);
+    if (this.shouldSave(session, changes)) return this.enqueue(() => this.write(session, changes));
+    if (this.cookieId === session.id) return this.enqueue(() => this.touch(session));
+    return undefined;
+  }
+
+  private onEnd(args: unknown[]): unknown {
+    const realEnd = this.realEnd as (...a: unknown[]) => unknown;
+    if (this.ended) return realEnd.apply(this.res, args);
+    this.ended = true;
+    let work: Promise<void> | undefined;
+    try {
+      work = this.commit();
+    } catch (error) {
+      this.fail(error);
+      return this.res;
+    }
+    if (work === undefined) return realEnd.apply(this.res, args);
+    work.then(
+      () => realEnd.apply(this.res, args),
+      (error: unknown) => this.fail(error),
+    );
+    return this.res;
+  }
+
+  /** The store write failed: the response the app wrote is dropped and the error handler answers instead. */
+  private fail(error: unknown): void {
+    this.failed = true;
+    const res = this.res;
+    // A response already streaming cannot be taken back (the error handler ends the socket);
+    // otherwise nothing of the discarded response, not its Location nor its Content-Type,
+    // may leak into the error handler's.
+    if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
+    this.next(error);
+  }
+
+  private onHeaders(args: unknown[]): void {
+    if (this.headersDone) return;
+    this.headersDone = true;
+    if (this.failed) return;
+    const manager = this.manager;
+    const session = this.current();
+    let value: string | undefined;
+    if (session !== undefined) {
+      let changes: SessionPatch | undefined;
+      try {
+        changes = changesOf(session);
+      } catch {
+        changes = undefined;
+      }
+      if (!this.shouldSetCookie(session, changes)) return;
+      if (session.cookie.secure && !isSecureRequest(this.req, manager.options.proxy)) {
+        if (!isLocalhost(this.req)) {
+          warnOnce(
+            "TESSERA_INSECURE_COOKIE",
+            "tessera: the session cookie is Secure but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise use cookie.secure: 'auto'.",
+          );
+          return;
+        }
+      }
+      if (!this.ended) session.cookie.resetMaxAge();
+      value = manager.signedCookie(session.id, session.cookie);
+    } else if (this.clearCookie) {
+      const cookie = new Cookie(this.cookieOptions);
+      value = serializeCookie(manager.options.name, "", { ...cookie.data, expires: new Date(0) });
+    } else {
+      return;
+    }
+    appendSetCookie(this.res, args, value);
+  }
+
+  // ---- req.session's methods ----
+
+  save(session: Session): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      if (state.gone) throw gone("save");
+      const changes = changesOf(session);
+      await this.write(session, changes);
+      this.hasSaved = true;
+    });
+  }
+
+  reload(session: Session): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      const manager = this.manager;
+      const record = await manager.call("get", () => manager.store.get(state.id));
+      if (!isRecord(record) || manager.expiredBecause(record, record.__tessera) !== undefined) {
+        throw gone("reload");
+      }
+      state.gone = true;
+      this.req.session = manager.inflate(this, this.req, state.id, record);
+    });
+  }
+
+  regenerate(session: Session, options: RegenerateOptions): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      const manager = this.manager;
+      const oldId = state.id;
+      await manager.call("destroy", () => manager.store.destroy(oldId));
+      state.gone = true;
+      const fresh = this.generate();
+      if (options.keepData) {
+        for (const key of Object.keys(state.target)) {
+          if (key !== "cookie")
+            (fresh as unknown as Record<string, unknown>)[key] = state.target[key];
+        }
+      }
+    });
+  }
+
+  destroy(session: Session): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      const manager = this.manager;
+      await manager.call("destroy", () => manager.store.destroy(state.id));
+      state.gone = true;
+      if (this.req.session === session) delete this.req.session;
+      // express-session leaves the cookie in the browser (its #241); clear it.
+      this.clearCookie = this.cookieId === state.id;
+      publish(channels.destroyed, { reason: "destroy" });
+    });
+  }
+}
+
+function gone(method: string): TesseraError {
+  return new TesseraError(
+    "ERR_SESSION_GONE",
+    `req.session.${method}() was called on a session that no longer exists (destroyed, regenerated or expired): use the current req.session.`,
+  );
+}
+
+/** Adds our cookie after any the app set, whether through setHeader or writeHead's headers. */
+function appendSetCookie(res: SessionResponse, writeHeadArgs: unknown[], value: string): void {
+  const headers = writeHeadArgs.find(
+    (arg, index) => index > 0 && typeof arg === "object" && arg !== null && !Array.isArray(arg),
+  ) as OutgoingHttpHeaders | undefined;
+  if (headers !== undefined) {
+    const key = Object.keys(headers).find((name) => name.toLowerCase() === "set-cookie");
+    if (key !== undefined) {
+      const given = headers[key];
+      headers[key] = [
+        ...(Array.isArray(given) ? given : given === undefined ? [] : [String(given)]),
+        value,
+      ];
+      return;
+    }
+  }
+  const existing = res.getHeader("Set-Cookie");
+  if (existing === undefined) res.setHeader("Set-Cookie", value);
+  else
+    res.setHeader("Set-Cookie", [
+      ...(Array.isArray(existing) ? existing : [String(existing)]),
+      value,
+    ]);
+}
+
+// express-session's Store#createSession, for stores that extend our legacy Store base.
+registerSessionFactory((store, req, record) => {
+  const detached: SessionController = {
+    async save(session) {
+      const adapted = toStore(store as unknown as CallbackStore);
+      await adapted.set(session.id, recordOf(session), 86_400_000);
+      markStored(session);
+    },
+    async reload() {
+      throw new TesseraError(
+        "ERR_SESSION_GONE",
+        "reload() needs the session middleware: call it on req.session.",
+      );
+    },
+    async regenerate() {
+      throw new TesseraError(
+        "ERR_SESSION_GONE",
+        "regenerate() needs the session middleware: call it on req.session.",
+      );
+    },
+    async destroy(session) {
+      await toStore(store as unknown as CallbackStore).destroy(session.id);
+      session[kState].gone = true;
+    },
+  };
+  const meta = record.__tessera ?? { createdAt: now() };
+  return new Session(
+    detached,
+    req,
+    String(req.sessionID),
+    cookieFromRecord(record.cookie),
+    meta,
+    record,
+  );
+});

@@ -1,0 +1,132 @@
+import { createHash } from "node:crypto";
+import { toStore } from "../store/legacy.js";
+import { requireCapability } from "../store/record.js";
+import type { SessionRecord, Store } from "../store/types.js";
+import { TesseraError } from "./errors.js";
+import type { SessionRequest } from "./manager.js";
+
+/** One of a user's sessions, as a "your active sessions" page shows it. */
+export interface UserSession {
+  /**
+   * An opaque handle for this session, safe to put in a page or a form: a session id is a
+   * credential and must never be shown, so revoking goes by handle.
+   */
+  handle: string;
+  /** True for the session of the request that asked. */
+  current: boolean;
+  createdAt: Date;
+  /** When a request last wrote or touched the session (see `touchAfterMs`). */
+  lastSeenAt: Date | undefined;
+  /** When the browser's cookie expires, if it is not a browser-session cookie. */
+  expiresAt: Date | undefined;
+  /** Recorded only with the `recordClient` option. */
+  userAgent: string | undefined;
+  /** Recorded only with the `recordClient` option. */
+  ip: string | undefined;
+}
+
+/** The handle of a session id: a truncated SHA-256, from which the id cannot be recovered. */
+export function sessionHandle(id: string): string {
+  return createHash("sha256").update(id).digest("base64url").slice(0, 22);
+}
+
+function storeOf(req: SessionRequest): Store {
+  const store = req.sessionStore;
+  if (store === undefined) {
+    throw new TesseraError(
+      "ERR_OPTION",
+      "no session store on this request: mount session() before using user sessions.",
+    );
+  }
+  return toStore(store as Store);
+}
+
+function userOf(req: SessionRequest, user: string | undefined): string {
+  const key = user ?? req.session?.getUser();
+  if (key === undefined) {
+    throw new TesseraError(
+      "ERR_OPTION",
+      "this session is not tied to a user: call req.session.setUser(id) at login, or set the userKey option.",
+    );
+  }
+  return key;
+}
+
+function describe(id: string, record: SessionRecord, currentId: string | undefined): UserSession {
+  const meta = record.__tessera;
+  const expires = record.cookie.expires;
+  return {
+    handle: sessionHandle(id),
+    current: id === currentId,
+    createdAt: new Date(meta?.createdAt ?? 0),
+    lastSeenAt: meta?.seenAt === undefined ? undefined : new Date(meta.seenAt),
+    expiresAt: expires === undefined || expires === null ? undefined : new Date(expires),
+    userAgent: meta?.userAgent,
+    ip: meta?.ip,
+  };
+}
+
+/**
+ * The live sessions of the request's user (or of `user`), most recently seen first.
+ * Needs a store with a user index; throws `ERR_STORE_CAPABILITY` otherwise.
+ *
+ * @example
+ * app.get("/sessions", async (req, res) => {
+ *   res.render("sessions", { sessions: await listUserSessions(req) });
+ * });
+ */
+export async function listUserSessions(req: SessionRequest, user?: string): Promise<UserSession[]> {
+  const key = userOf(req, user);
+  const store = storeOf(req);
+  requireCapability(store, "idsForUser", "listing a user's sessions");
+  const ids = await store.idsForUser(key);
+  const records = await Promise.all(ids.map((id) => store.get(id)));
+  const sessions: UserSession[] = [];
+  ids.forEach((id, index) => {
+    const record = records[index];
+    if (record !== undefined && record.__tessera?.user === key)
+      sessions.push(describe(id, record, req.sessionID));
+  });
+  const seen = (session: UserSession) => (session.lastSeenAt ?? session.createdAt).getTime();
+  return sessions.sort((a, b) => seen(b) - seen(a));
+}
+
+/**
+ * Revokes one of the user's sessions by its handle. Resolves `false` when no session of this
+ * user has that handle, so one user can never revoke another's session. Revoking the current
+ * session destroys `req.session` and clears its cookie.
+ */
+export async function revokeUserSession(
+  req: SessionRequest,
+  handle: string,
+  user?: string,
+): Promise<boolean> {
+  const key = userOf(req, user);
+  const store = storeOf(req);
+  requireCapability(store, "idsForUser", "revoking a user's session");
+  const id = (await store.idsForUser(key)).find((candidate) => sessionHandle(candidate) === handle);
+  if (id === undefined) return false;
+  if (id === req.sessionID && req.session) await req.session.destroy();
+  else await store.destroy(id);
+  return true;
+}
+
+/** Revokes every session of the user except the current one ("log out everywhere else"). */
+export async function revokeOtherSessions(req: SessionRequest, user?: string): Promise<number> {
+  const key = userOf(req, user);
+  const store = storeOf(req);
+  requireCapability(store, "destroyForUser", "logging a user out everywhere");
+  return req.sessionID === undefined
+    ? store.destroyForUser(key)
+    : store.destroyForUser(key, { except: req.sessionID });
+}
+
+/** Revokes every session of the user, the current one included ("log out everywhere"). */
+export async function revokeAllSessions(req: SessionRequest, user?: string): Promise<number> {
+  const key = userOf(req, user);
+  const store = storeOf(req);
+  requireCapability(store, "destroyForUser", "logging a user out everywhere");
+  const removed = await store.destroyForUser(key);
+  if (req.session && req.session.getUser() === key) await req.session.destroy();
+  return removed;
+}

@@ -1,0 +1,55 @@
+import { Cookie } from "../core/cookie.js";
+import { SessionManager, type SessionRequest, type SessionResponse } from "../core/manager.js";
+import { type SessionOptions, warnOnce } from "../core/options.js";
+import { Session } from "../core/session.js";
+import { Store } from "../store/legacy.js";
+import { MemoryStore } from "../stores/memory.js";
+
+/** Express's `(req, res, next)` shape, without depending on Express's types at run time. */
+export type SessionMiddleware = (
+  req: SessionRequest,
+  res: SessionResponse,
+  next: (error?: unknown) => void,
+) => void;
+
+function defaultStore(): MemoryStore {
+  if (process.env.NODE_ENV === "production") {
+    warnOnce(
+      "TESSERA_MEMORY_STORE",
+      "tessera: the MemoryStore keeps sessions in this process only: they are lost on restart and not shared between instances. In production use SqliteStore (one machine), RedisStore or PostgresStore (several instances).",
+    );
+  }
+  return new MemoryStore();
+}
+
+/**
+ * The session middleware: a drop-in for express-session with the same options, the same
+ * `req.session`, and the same signed cookie, so switching logs nobody out.
+ *
+ * @example
+ * import express from "express";
+ * import { session } from "tessera/express";
+ * import { SqliteStore } from "tessera/sqlite";
+ *
+ * const app = express();
+ * app.use(session({
+ *   secret: process.env.SESSION_SECRET!,
+ *   store: new SqliteStore({ path: "sessions.db" }),
+ *   resave: false,
+ *   saveUninitialized: false,
+ *   cookie: { maxAge: 86_400_000, sameSite: "lax" },
+ * }));
+ */
+export function session(options: SessionOptions): SessionMiddleware {
+  const manager = new SessionManager(options, defaultStore);
+  return function session(req, res, next) {
+    manager.handle(req, res, next);
+  };
+}
+
+// express-session's shape: `require("express-session")` is the factory, with its classes on it.
+session.session = session;
+session.Store = Store;
+session.MemoryStore = MemoryStore;
+session.Cookie = Cookie;
+session.Session = Session;

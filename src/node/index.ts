@@ -1,0 +1,1 @@
+export { type NodeSessionHandler, session } from "./session.js";

@@ -1,0 +1,20 @@
+export { TesseraError } from "../core/errors.js";
+export {
+  applyPatch,
+  assertTtl,
+  isUnavailableError,
+  patchUser,
+  recordUser,
+  requireCapability,
+  storeError,
+} from "./record.js";
+export type {
+  CookieRecord,
+  DestroyForUserOptions,
+  SessionMeta,
+  SessionPatch,
+  SessionRecord,
+  Store,
+  StoreCapability,
+} from "./types.js";
+export { META_KEY } from "./types.js";

@@ -1,0 +1,217 @@
+import { EventEmitter } from "node:events";
+import { inherits } from "node:util";
+import { storeError } from "./record.js";
+import type { SessionRecord, Store as StoreContract } from "./types.js";
+
+/**
+ * The mark of a store written for Tessera's Promise contract. A store with neither this mark
+ * nor a `patch` method (which no express-session store has) is treated as an express-session
+ * store (callback-style) and wrapped by {@link fromLegacyStore}.
+ *
+ * @example
+ * class MyStore implements Store {
+ *   readonly [TESSERA_STORE] = true;
+ *   async get(id: string) { … }
+ * }
+ */
+export const TESSERA_STORE: unique symbol = Symbol.for("tessera.store") as never;
+
+/** True for a store that speaks Tessera's Promise contract: it has the mark, or a `patch` method. */
+export function isTesseraStore(store: unknown): store is StoreContract {
+  if (typeof store !== "object" || store === null) return false;
+  const candidate = store as Record<string | symbol, unknown>;
+  return candidate[TESSERA_STORE] === true || typeof candidate.patch === "function";
+}
+
+type Callback = (error?: unknown, value?: unknown) => void;
+type LegacyMethod = (...args: unknown[]) => unknown;
+
+/** A store written for express-session, as far as the adapter needs to know it. */
+export interface CallbackStore {
+  get(id: string, callback: Callback): unknown;
+  set(id: string, session: unknown, callback: Callback): unknown;
+  destroy(id: string, callback: Callback): unknown;
+  touch?(id: string, session: unknown, callback: Callback): unknown;
+  all?(callback: Callback): unknown;
+  length?(callback: Callback): unknown;
+  clear?(callback: Callback): unknown;
+  on?(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+/**
+ * Calls a store method that takes a trailing Node-style callback. Stores such as connect-redis
+ * v9 also return a Promise: whichever answers first wins, and the other is ignored.
+ */
+function invoke(store: object, method: LegacyMethod, args: unknown[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done: Callback = (error, value) => {
+      if (settled) return;
+      settled = true;
+      if (error) reject(error);
+      else resolve(value);
+    };
+    try {
+      const result = method.call(store, ...args, done) as { then?: unknown } | undefined;
+      if (result && typeof result.then === "function") {
+        (result as Promise<unknown>).then(
+          (value) => done(undefined, value),
+          (error: unknown) => done(error ?? new Error("store rejected without a reason")),
+        );
+      }
+    } catch (error) {
+      done(error);
+    }
+  });
+}
+
+function isMissing(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === "ENOENT";
+}
+
+/**
+ * Wraps a store written for express-session (connect-redis, connect-pg-simple, memorystore, or
+ * your own callback store) in Tessera's Promise contract. The optional capabilities it offers
+ * are exactly those the store has: `all` gives `ids`/`entries`, `length`, `clear`. It has no
+ * `patch` and no user index, and says so through `requireCapability`.
+ */
+export function fromLegacyStore(store: CallbackStore): StoreContract {
+  const name =
+    store.constructor?.name && store.constructor.name !== "Object"
+      ? store.constructor.name
+      : "the session store";
+  const call = async (operation: string, method: LegacyMethod, args: unknown[]) => {
+    try {
+      return await invoke(store, method, args);
+    } catch (error) {
+      throw storeError(name, operation, error);
+    }
+  };
+  const adapted: StoreContract & { readonly legacy: CallbackStore } = {
+    legacy: store,
+    async get(id) {
+      try {
+        const session = await invoke(store, store.get as LegacyMethod, [id]);
+        return session ? (session as SessionRecord) : undefined;
+      } catch (error) {
+        // express-session's convention: ENOENT means "no such session", not a failure.
+        if (isMissing(error)) return undefined;
+        throw storeError(name, "get", error);
+      }
+    },
+    async set(id, record) {
+      await call("set", store.set as LegacyMethod, [id, record]);
+    },
+    async destroy(id) {
+      await call("destroy", store.destroy as LegacyMethod, [id]);
+    },
+    async touch(id, record) {
+      if (typeof store.touch === "function")
+        await call("touch", store.touch as LegacyMethod, [id, record]);
+    },
+  };
+  if (typeof store.all === "function") {
+    const all = store.all as LegacyMethod;
+    const entries = async function* (): AsyncGenerator<[string, SessionRecord]> {
+      const sessions = (await call("all", all, [])) as unknown;
+      if (Array.isArray(sessions)) {
+        // connect-redis answers an array of sessions, each with its id.
+        for (const session of sessions as (SessionRecord & { id?: string })[]) {
+          if (session && typeof session.id === "string") yield [session.id, session];
+        }
+      } else if (sessions && typeof sessions === "object") {
+        for (const [id, session] of Object.entries(sessions as Record<string, SessionRecord>)) {
+          yield [
+            id,
+            typeof session === "string" ? (JSON.parse(session) as SessionRecord) : session,
+          ];
+        }
+      }
+    };
+    adapted.entries = entries;
+    adapted.ids = async function* () {
+      for await (const [id] of entries()) yield id;
+    };
+  }
+  if (typeof store.length === "function") {
+    const length = store.length as LegacyMethod;
+    adapted.length = async () => Number(await call("length", length, []));
+  }
+  if (typeof store.clear === "function") {
+    const clear = store.clear as LegacyMethod;
+    adapted.clear = async () => {
+      await call("clear", clear, []);
+    };
+  }
+  return adapted;
+}
+
+/** A Tessera store as is; anything else wrapped as an express-session store. */
+export function toStore(store: StoreContract | CallbackStore): StoreContract {
+  return isTesseraStore(store) ? store : fromLegacyStore(store as CallbackStore);
+}
+
+/** What `Store.prototype` offers stores that extend it, as express-session's does. */
+export interface LegacyStoreBase extends EventEmitter {
+  /** Set by the middleware: replaces `req.session` with a new, empty session. */
+  generate?: (req: unknown) => void;
+  regenerate(req: { sessionID?: string }, callback: (error?: unknown) => void): void;
+  load(id: string, callback: (error?: unknown, session?: unknown) => void): void;
+  createSession(req: Record<string, unknown>, session: SessionRecord): unknown;
+}
+
+export interface StoreConstructor {
+  new (): LegacyStoreBase;
+  (this: LegacyStoreBase): void;
+  prototype: LegacyStoreBase;
+}
+
+/**
+ * express-session's abstract `Store`, for stores written the old way:
+ * `function MyStore() { Store.call(this) }` with `util.inherits(MyStore, Store)`, or
+ * `class MyStore extends Store`. It is an EventEmitter; emit `disconnect` and `connect` to tell
+ * the middleware the store is down or back.
+ */
+export const Store = function Store(this: LegacyStoreBase) {
+  EventEmitter.call(this);
+} as unknown as StoreConstructor;
+inherits(Store, EventEmitter);
+
+type SessionFactory = (
+  store: LegacyStoreBase,
+  req: Record<string, unknown>,
+  record: SessionRecord,
+) => unknown;
+let sessionFactory: SessionFactory | undefined;
+
+/** @internal The core registers how a stored record becomes a `Session` (avoids an import cycle). */
+export function registerSessionFactory(factory: SessionFactory): void {
+  sessionFactory = factory;
+}
+
+Store.prototype.regenerate = function regenerate(
+  this: LegacyStoreBase & CallbackStore,
+  req,
+  callback,
+) {
+  this.destroy(String(req.sessionID), (error?: unknown) => {
+    this.generate?.(req);
+    callback(error);
+  });
+};
+
+Store.prototype.load = function load(this: LegacyStoreBase & CallbackStore, id, callback) {
+  this.get(id, (error?: unknown, session?: unknown) => {
+    if (error) return callback(error);
+    if (!session) return callback();
+    const req = { sessionID: id, sessionStore: this };
+    callback(undefined, this.createSession(req, session as SessionRecord));
+  });
+};
+
+Store.prototype.createSession = function createSession(this: LegacyStoreBase, req, record) {
+  if (sessionFactory === undefined) throw new Error("tessera: the session engine is not loaded");
+  const session = sessionFactory(this, req, record);
+  req.session = session;
+  return session;
+};

@@ -1,0 +1,430 @@
+import { EventEmitter } from "node:events";
+import {
+  applyPatch,
+  assertTtl,
+  type DestroyForUserOptions,
+  META_KEY,
+  type SessionPatch,
+  type SessionRecord,
+  type Store,
+  storeError,
+  TesseraError,
+} from "../store/index.js";
+
+/** A Node-style callback, as express-session passes to its stores. */
+export type StoreCallback<T = void> = (error: unknown, value?: T) => void;
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * The most sessions kept at once. Past it, the least recently used session is evicted, so a
+   * flood of new visitors cannot exhaust memory.
+   * @default Infinity
+   */
+  max?: number;
+  /**
+   * How often expired sessions are swept out, in ms; `0` turns the timer off. The timer never
+   * keeps the process alive. Expired sessions are never returned whatever this is.
+   * @default 60_000
+   */
+  sweepIntervalMs?: number;
+  /**
+   * The TTL of a session written express-session style, without a TTL, whose cookie has no
+   * expiry (a browser-session cookie): express-session's MemoryStore keeps those forever.
+   * @default 86_400_000 (one day, as connect-redis)
+   */
+  ttlMs?: number;
+  /**
+   * The clock, in ms since the epoch. Tests pass their own to move time without waiting.
+   * @default Date.now
+   */
+  now?: () => number;
+}
+
+/**
+ * How many expired sessions at the head of the map (the least recently written) each new
+ * session sweeps out. More than one, so the backlog shrinks faster than new visitors arrive
+ * even when the timer is off or starved.
+ */
+const HEAD_SWEEP = 2;
+
+/** The longest delay setInterval accepts; above it Node fires after 1 ms instead. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * Keeps sessions in this process's memory: for tests, development and single-process apps.
+ * Implements the whole Store contract, and express-session's MemoryStore interface: every method
+ * also takes a Node-style callback, and `all()`, `length()` and `clear()` are there. With a
+ * callback the returned Promise never rejects: the error goes to the callback.
+ *
+ * Each session is one JSON string holding its expiry and record (`[expiresAt,{…}]`) in a Map
+ * whose order is the order of last writes (and of last reads when `max` is set): the least
+ * recently used session is always first, and no per-session object or timer is kept.
+ *
+ * @example
+ * import { MemoryStore } from "tessera/memory";
+ * app.use(session({ secret, store: new MemoryStore({ max: 50_000 }) }));
+ */
+export class MemoryStore extends EventEmitter implements Store {
+  readonly #sessions = new Map<string, string>();
+  /** id → user, only for sessions tied to a user. */
+  readonly #userOf = new Map<string, string>();
+  readonly #byUser = new Map<string, Set<string>>();
+  readonly #max: number;
+  readonly #defaultTtlMs: number;
+  readonly #now: () => number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    super();
+    const {
+      max = Number.POSITIVE_INFINITY,
+      sweepIntervalMs = 60_000,
+      ttlMs = 86_400_000,
+    } = options;
+    if (!(max === Number.POSITIVE_INFINITY || (Number.isInteger(max) && max > 0))) {
+      throw new TesseraError(
+        "ERR_OPTION",
+        "MemoryStore's max must be a positive whole number of sessions, or Infinity for no limit.",
+      );
+    }
+    if (
+      !(Number.isFinite(sweepIntervalMs) && sweepIntervalMs >= 0) ||
+      sweepIntervalMs > MAX_TIMER_MS
+    ) {
+      throw new TesseraError(
+        "ERR_OPTION",
+        `MemoryStore's sweepIntervalMs must be between 0 (no timer) and ${MAX_TIMER_MS} ms.`,
+      );
+    }
+    this.#max = max;
+    this.#defaultTtlMs = assertTtl(ttlMs);
+    this.#now = options.now ?? Date.now;
+    if (sweepIntervalMs > 0) {
+      this.#timer = setInterval(() => this.#sweep(), sweepIntervalMs);
+      this.#timer.unref();
+    }
+  }
+
+  /** Sessions held right now, counting expired ones not yet swept out. For monitoring. */
+  get size(): number {
+    return this.#sessions.size;
+  }
+
+  get(id: string, callback?: StoreCallback<SessionRecord | undefined>) {
+    return settle("get", callback, () => {
+      const entry = this.#live(id, this.#now());
+      if (entry === undefined) return undefined;
+      if (this.#max !== Number.POSITIVE_INFINITY) {
+        // Move to the end: the map's order is the LRU order that eviction follows.
+        this.#sessions.delete(id);
+        this.#sessions.set(ownString(id), entry);
+      }
+      return parseRecord(entry);
+    });
+  }
+
+  /**
+   * Writes the session. Called express-session style (`set(id, session, callback)`), the TTL
+   * comes from `cookie.expires`, or is `ttlMs` for a cookie without expiry.
+   */
+  set(
+    id: string,
+    record: SessionRecord,
+    ttlMs?: number | StoreCallback,
+    callback?: StoreCallback,
+  ): Promise<void> {
+    const [ttl, done] = typeof ttlMs === "function" ? [undefined, ttlMs] : [ttlMs, callback];
+    return settle("set", done, () => {
+      const now = this.#now();
+      const expiresAt = this.#expiry(record, ttl, now);
+      if (expiresAt <= now) this.#remove(id);
+      else this.#write(id, record, expiresAt, now);
+    });
+  }
+
+  destroy(id: string, callback?: StoreCallback): Promise<void> {
+    return settle("destroy", callback, () => {
+      this.#remove(id);
+    });
+  }
+
+  /**
+   * Moves the session's expiry and writes the record's `cookie` and `__tessera`, as
+   * express-session's MemoryStore writes the cookie; the data stays. Does nothing for a session
+   * that is missing or expired.
+   */
+  touch(
+    id: string,
+    record: SessionRecord,
+    ttlMs?: number | StoreCallback,
+    callback?: StoreCallback,
+  ): Promise<void> {
+    const [ttl, done] = typeof ttlMs === "function" ? [undefined, ttlMs] : [ttlMs, callback];
+    return settle("touch", done, () => {
+      const now = this.#now();
+      const entry = this.#live(id, now);
+      if (entry === undefined) return;
+      const expiresAt = this.#expiry(record, ttl, now);
+      if (expiresAt <= now) return this.#remove(id);
+      const stored = parseRecord(entry);
+      stored.cookie = record.cookie;
+      if (record[META_KEY] !== undefined) stored[META_KEY] = record[META_KEY];
+      this.#write(id, stored, expiresAt, now);
+    });
+  }
+
+  patch(
+    id: string,
+    patch: SessionPatch,
+    ttlMs: number,
+    callback?: StoreCallback<boolean>,
+  ): Promise<boolean> {
+    return settle("patch", callback, () => {
+      const now = this.#now();
+      const ttl = assertTtl(ttlMs);
+      const entry = this.#live(id, now);
+      if (entry === undefined) return false;
+      this.#write(id, applyPatch(parseRecord(entry), patch), now + ttl, now);
+      return true;
+    });
+  }
+
+  /**
+   * Every live session id. The ids are taken when the loop starts, so sessions read or written
+   * during it are listed once; sessions destroyed meanwhile are skipped.
+   */
+  async *ids(): AsyncGenerator<string, void, undefined> {
+    for (const id of [...this.#sessions.keys()]) {
+      if (this.#peek(id) !== undefined) yield id;
+    }
+  }
+
+  /** Every live session with its record, each parsed only when the loop reaches it. */
+  async *entries(): AsyncGenerator<[id: string, record: SessionRecord], void, undefined> {
+    for (const id of [...this.#sessions.keys()]) {
+      const entry = this.#peek(id);
+      if (entry !== undefined) yield [id, parseRecord(entry)];
+    }
+  }
+
+  /**
+   * Every live session in one object keyed by id: express-session's `all()`. Prefer
+   * `entries()` for a large store.
+   */
+  all(
+    callback?: StoreCallback<Record<string, SessionRecord>>,
+  ): Promise<Record<string, SessionRecord>> {
+    return settle("all", callback, () => {
+      const sessions: Record<string, SessionRecord> = Object.create(null);
+      for (const id of [...this.#sessions.keys()]) {
+        const entry = this.#peek(id);
+        if (entry !== undefined) sessions[id] = parseRecord(entry);
+      }
+      return sessions;
+    });
+  }
+
+  length(callback?: StoreCallback<number>): Promise<number> {
+    return settle("length", callback, () => {
+      const now = this.#now();
+      let count = 0;
+      for (const entry of this.#sessions.values()) if (expiryOf(entry) > now) count++;
+      return count;
+    });
+  }
+
+  clear(callback?: StoreCallback): Promise<void> {
+    return settle("clear", callback, () => {
+      this.#sessions.clear();
+      this.#userOf.clear();
+      this.#byUser.clear();
+    });
+  }
+
+  idsForUser(user: string, callback?: StoreCallback<string[]>): Promise<string[]> {
+    return settle("idsForUser", callback, () => this.#idsForUser(user));
+  }
+
+  destroyForUser(
+    user: string,
+    options?: DestroyForUserOptions | StoreCallback<number>,
+    callback?: StoreCallback<number>,
+  ): Promise<number> {
+    const [opts, done] = typeof options === "function" ? [undefined, options] : [options, callback];
+    return settle("destroyForUser", done, () => {
+      let count = 0;
+      for (const id of this.#idsForUser(user)) {
+        if (id === opts?.except) continue;
+        this.#remove(id);
+        count++;
+      }
+      return count;
+    });
+  }
+
+  /** Sweeps out expired sessions now and resolves how many there were. */
+  prune(callback?: StoreCallback<number>): Promise<number> {
+    return settle("prune", callback, () => this.#sweep());
+  }
+
+  /** Stops the sweep timer. The sessions stay readable: they are only memory. */
+  close(callback?: StoreCallback): Promise<void> {
+    return settle("close", callback, () => {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+    });
+  }
+
+  /** The live entry of a session, dropping it when it has expired. */
+  #live(id: string, now: number): string | undefined {
+    const entry = this.#sessions.get(id);
+    if (entry === undefined) return undefined;
+    if (expiryOf(entry) > now) return entry;
+    this.#remove(id);
+    return undefined;
+  }
+
+  /** The live entry of a session, without touching the map: for loops over it. */
+  #peek(id: string): string | undefined {
+    const entry = this.#sessions.get(id);
+    return entry !== undefined && expiryOf(entry) > this.#now() ? entry : undefined;
+  }
+
+  #idsForUser(user: string): string[] {
+    const ids = this.#byUser.get(user);
+    if (ids === undefined) return [];
+    const now = this.#now();
+    const live: string[] = [];
+    for (const id of ids) if (this.#live(id, now) !== undefined) live.push(id);
+    return live;
+  }
+
+  #expiry(record: SessionRecord, ttlMs: number | undefined, now: number): number {
+    if (ttlMs !== undefined) return now + assertTtl(ttlMs);
+    const expires = record.cookie?.expires;
+    if (expires === undefined || expires === null) return now + this.#defaultTtlMs;
+    const at = new Date(expires).getTime();
+    return Number.isNaN(at) ? now + this.#defaultTtlMs : Math.ceil(at);
+  }
+
+  #write(id: string, record: SessionRecord, expiresAt: number, now: number): void {
+    let entry: string;
+    try {
+      entry = JSON.stringify([expiresAt, record]);
+    } catch (cause) {
+      throw new TesseraError(
+        "ERR_SESSION_DATA",
+        "MemoryStore cannot store this session: its data does not survive JSON (a BigInt or a circular reference). Keep only JSON values in the session.",
+        { cause },
+      );
+    }
+    // JSON.stringify returns a tree of string pieces (a V8 cons string); reading one character
+    // flattens it into one block of memory, which costs a third less than the tree it replaces.
+    entry.charCodeAt(0);
+    const existed = this.#sessions.delete(id);
+    const key = ownString(id);
+    // Re-inserted at the end: the first entry is always the least recently written one.
+    this.#sessions.set(key, entry);
+    this.#index(key, userOf(record));
+    if (existed) return;
+    this.#sweepHead(now);
+    while (this.#sessions.size > this.#max) {
+      const oldest = this.#sessions.keys().next();
+      if (oldest.done) break;
+      this.#remove(oldest.value);
+    }
+  }
+
+  #sweepHead(now: number): void {
+    for (let i = 0; i < HEAD_SWEEP; i++) {
+      const first = this.#sessions.entries().next();
+      if (first.done || expiryOf(first.value[1]) > now) return;
+      this.#remove(first.value[0]);
+    }
+  }
+
+  #sweep(): number {
+    const now = this.#now();
+    let count = 0;
+    for (const [id, entry] of this.#sessions) {
+      if (expiryOf(entry) > now) continue;
+      this.#remove(id);
+      count++;
+    }
+    return count;
+  }
+
+  #remove(id: string): void {
+    if (!this.#sessions.delete(id)) return;
+    this.#index(id, undefined);
+  }
+
+  #index(id: string, user: string | undefined): void {
+    const previous = this.#userOf.get(id);
+    if (previous === user) return;
+    if (previous !== undefined) {
+      const ids = this.#byUser.get(previous);
+      ids?.delete(id);
+      if (ids?.size === 0) this.#byUser.delete(previous);
+    }
+    if (user === undefined) {
+      this.#userOf.delete(id);
+      return;
+    }
+    this.#userOf.set(id, user);
+    const ids = this.#byUser.get(user);
+    if (ids === undefined) this.#byUser.set(user, new Set([id]));
+    else ids.add(id);
+  }
+}
+
+/** The expiry in front of an entry (`[1732312345678,{…}]`), read without parsing the record. */
+function expiryOf(entry: string): number {
+  let ms = 0;
+  for (let i = 1; i < entry.length; i++) {
+    const digit = entry.charCodeAt(i) - 48;
+    if (digit < 0 || digit > 9) break;
+    ms = ms * 10 + digit;
+  }
+  return ms;
+}
+
+function parseRecord(entry: string): SessionRecord {
+  return (JSON.parse(entry) as [number, SessionRecord])[1];
+}
+
+function userOf(record: SessionRecord): string | undefined {
+  const user = record[META_KEY]?.user;
+  return typeof user === "string" ? user : undefined;
+}
+
+/**
+ * A copy of the id that owns its characters. An id cut from a Cookie header is a slice that
+ * keeps the whole header alive; held as a map key, it would keep one header per session.
+ */
+function ownString(id: string): string {
+  return JSON.parse(JSON.stringify(id)) as string;
+}
+
+/**
+ * Runs a store operation and reports it both ways: a Promise, and the callback when one is
+ * given (on the next tick, as express-session's MemoryStore defers its callbacks).
+ */
+function settle<T>(
+  operation: string,
+  callback: StoreCallback<T> | undefined,
+  run: () => T,
+): Promise<T> {
+  let value: T;
+  try {
+    value = run();
+  } catch (cause) {
+    const error = storeError("MemoryStore", operation, cause);
+    if (callback === undefined) return Promise.reject(error);
+    process.nextTick(callback, error);
+    return Promise.resolve(undefined as T);
+  }
+  if (callback !== undefined) process.nextTick(callback, null, value);
+  return Promise.resolve(value);
+}
