@@ -24,6 +24,8 @@ export default defineConfig({
   sourcemap: false,
   target: "node20",
   platform: "node",
+  // Keep "node:" in imports: "node:test" has no bare form.
+  removeNodeProtocol: false,
   outDir: "dist",
   // express-session is `module.exports = session`; `require("tessera/express")` must be too.
   footer: ({ format }) =>

@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import {
   applyPatch,
   assertTtl,
@@ -10,6 +9,7 @@ import {
   storeError,
   TesseraError,
 } from "../store/index.js";
+import { Store as StoreBase } from "../store/legacy.js";
 
 /** A Node-style callback, as express-session passes to its stores. */
 export type StoreCallback<T = void> = (error: unknown, value?: T) => void;
@@ -53,9 +53,10 @@ const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Keeps sessions in this process's memory: for tests, development and single-process apps.
- * Implements the whole Store contract, and express-session's MemoryStore interface: every method
- * also takes a Node-style callback, and `all()`, `length()` and `clear()` are there. With a
- * callback the returned Promise never rejects: the error goes to the callback.
+ * Implements the whole Store contract, and express-session's MemoryStore interface: it extends
+ * the same `Store` base (an EventEmitter with `load`, `regenerate` and `createSession`), every
+ * method also takes a Node-style callback, and `all()`, `length()` and `clear()` are there. With
+ * a callback the returned Promise never rejects: the error goes to the callback.
  *
  * Each session is one JSON string holding its expiry and record (`[expiresAt,{…}]`) in a Map
  * whose order is the order of last writes (and of last reads when `max` is set): the least
@@ -65,7 +66,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  * import { MemoryStore } from "tessera/memory";
  * app.use(session({ secret, store: new MemoryStore({ max: 50_000 }) }));
  */
-export class MemoryStore extends EventEmitter implements Store {
+export class MemoryStore extends StoreBase implements Store {
   readonly #sessions = new Map<string, string>();
   /** id → user, only for sessions tied to a user. */
   readonly #userOf = new Map<string, string>();

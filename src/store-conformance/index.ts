@@ -1,0 +1,2 @@
+export type { ConformanceOptions, StoreFactory } from "./suite.js";
+export { testStore } from "./suite.js";
