@@ -47,6 +47,10 @@ export interface SessionState {
   readonly target: Record<string, unknown>;
   /** The id as stored; `req.sessionID` follows it. */
   id: string;
+  /** The request the session belongs to: `req.session.req`, as in express-session. */
+  readonly req: unknown;
+  /** The tracking proxy that is the session as the app sees it. */
+  proxy: Session | undefined;
   /** True once the record exists in the store (loaded, or saved by this request). */
   stored: boolean;
   meta: SessionMeta;
@@ -108,8 +112,13 @@ const tracking: ProxyHandler<Session> = {
     return value;
   },
   set(target, key, value, receiver) {
-    if (typeof key === "string" && !RESERVED.has(key)) remember(target[kState], target, key);
-    return Reflect.set(target, key, value, receiver);
+    const state = target[kState];
+    if (typeof key === "string" && !RESERVED.has(key)) remember(state, target, key);
+    // Set on the target itself when the assignment is made on the session: with the proxy as
+    // receiver, Reflect.set would define the property through the proxy again, a second trap.
+    return receiver === state.proxy
+      ? Reflect.set(target, key, value)
+      : Reflect.set(target, key, value, receiver);
   },
   deleteProperty(target, key) {
     if (typeof key === "string" && !RESERVED.has(key)) remember(target[kState], target, key);
@@ -139,8 +148,6 @@ function settle(promise: Promise<void>, callback: SessionCallback | undefined): 
  * methods. Each method takes an optional Node-style callback and also returns a Promise.
  */
 export class Session {
-  declare readonly id: string;
-  declare readonly req: unknown;
   cookie: Cookie;
   declare [kState]: SessionState;
 
@@ -157,6 +164,8 @@ export class Session {
       controller,
       target: this as unknown as Record<string, unknown>,
       id,
+      req,
+      proxy: undefined,
       stored: data !== undefined,
       meta,
       before: undefined,
@@ -165,8 +174,6 @@ export class Session {
       metaChanged: false,
     };
     Object.defineProperty(this, kState, { value: state });
-    Object.defineProperty(this, "id", { get: () => state.id, enumerable: false });
-    Object.defineProperty(this, "req", { value: req, enumerable: false });
     this.cookie = cookie;
     if (data !== undefined) {
       const keys: string[] = [];
@@ -177,8 +184,20 @@ export class Session {
       }
       state.storedKeys = keys;
     }
+    const proxy = new Proxy(this, tracking);
+    state.proxy = proxy;
     // biome-ignore lint/correctness/noConstructorReturn: the tracking proxy is the session.
-    return new Proxy(this, tracking);
+    return proxy;
+  }
+
+  /** The session's id; read-only, and never stored with the data (it is not enumerable). */
+  get id(): string {
+    return this[kState].id;
+  }
+
+  /** The request this session belongs to, as in express-session; never stored. */
+  get req(): unknown {
+    return this[kState].req;
   }
 
   /** Writes the session to the store now. */
