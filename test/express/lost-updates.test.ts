@@ -2,17 +2,20 @@
 // store that can `patch`, Tessera writes only the key each request changed, so all 50 survive.
 // express-session writes the whole session it loaded, so the last write erases the others.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import express, { type Express, type RequestHandler } from "express";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { createClient } from "redis";
 import { session } from "../../src/express/index.js";
 import type { Store } from "../../src/store/types.js";
 import { MemoryStore } from "../../src/stores/memory.js";
+import { PostgresStore } from "../../src/stores/postgres.js";
+import { RedisStore } from "../../src/stores/redis.js";
 import { SqliteStore } from "../../src/stores/sqlite.js";
 import { SECRET } from "../helpers/http.js";
 import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
@@ -39,29 +42,6 @@ interface Candidate {
   open(): Promise<Subject | string>;
 }
 
-/**
- * Loads a store module by path, so this file compiles and runs whichever stores exist: a store
- * that is not there is skipped, saying so. A store that is there must work.
- */
-async function loadStoreModule<M>(file: string): Promise<M | string> {
-  const path = fileURLToPath(new URL(`../../src/stores/${file}`, import.meta.url));
-  if (!existsSync(path)) return `src/stores/${file} does not exist`;
-  return (await import(pathToFileURL(path).href)) as M;
-}
-
-interface RedisModule {
-  RedisStore: new (options: { client: unknown; prefix: string }) => Store;
-}
-
-interface PostgresModule {
-  PostgresStore: new (options: {
-    pool: unknown;
-    tableName: string;
-    createTable: boolean;
-    pruneIntervalMs: number;
-  }) => Store;
-}
-
 const candidates: Candidate[] = [
   {
     name: "MemoryStore",
@@ -80,14 +60,11 @@ const candidates: Candidate[] = [
   {
     name: "RedisStore (node-redis)",
     async open() {
-      const module = await loadStoreModule<RedisModule>("redis.ts");
-      if (typeof module === "string") return module;
       if (!(await needServer("Redis", REDIS_URL))) return "Redis is not running";
-      const { createClient } = await import("redis");
       const client = createClient({ url: REDIS_URL });
       client.on("error", () => {});
       await client.connect();
-      const store = new module.RedisStore({ client, prefix: `${uniqueName("lost")}:` });
+      const store = new RedisStore({ client, prefix: `${uniqueName("lost")}:` });
       return {
         store,
         async dispose() {
@@ -104,14 +81,11 @@ const candidates: Candidate[] = [
   {
     name: "RedisStore (ioredis)",
     async open() {
-      const module = await loadStoreModule<RedisModule>("redis.ts");
-      if (typeof module === "string") return module;
       if (!(await needServer("Redis", REDIS_URL))) return "Redis is not running";
-      const { Redis } = await import("ioredis");
       const client = new Redis(REDIS_URL, { lazyConnect: true });
       client.on("error", () => {});
       await client.connect();
-      const store = new module.RedisStore({ client, prefix: `${uniqueName("lost")}:` });
+      const store = new RedisStore({ client, prefix: `${uniqueName("lost")}:` });
       return {
         store,
         async dispose() {
@@ -128,10 +102,7 @@ const candidates: Candidate[] = [
   {
     name: "PostgresStore",
     async open() {
-      const module = await loadStoreModule<PostgresModule>("postgres.ts");
-      if (typeof module === "string") return module;
       if (!(await needServer("PostgreSQL", DATABASE_URL))) return "PostgreSQL is not running";
-      const { default: pg } = await import("pg");
       const pool = new pg.Pool({
         connectionString: DATABASE_URL,
         max: 8,
@@ -139,7 +110,7 @@ const candidates: Candidate[] = [
       });
       pool.on("error", () => {});
       const tableName = uniqueName("lost");
-      const store = new module.PostgresStore({
+      const store = new PostgresStore({
         pool,
         tableName,
         createTable: true,
