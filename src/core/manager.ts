@@ -2,7 +2,13 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:
 import { parse as parseCookieHeader } from "cookie";
 import { type CallbackStore, registerSessionFactory, toStore } from "../store/legacy.js";
 import { storeError } from "../store/record.js";
-import type { SessionMeta, SessionPatch, SessionRecord, Store } from "../store/types.js";
+import {
+  IN_PROCESS_STORE,
+  type SessionMeta,
+  type SessionPatch,
+  type SessionRecord,
+  type Store,
+} from "../store/types.js";
 import { channels, publish } from "./channels.js";
 import { Cookie, type CookieOptions, cookieFromRecord, serializeCookie } from "./cookie.js";
 import { TesseraError } from "./errors.js";
@@ -67,6 +73,11 @@ export function isSecureRequest(req: SessionRequest, proxy: boolean | undefined)
 function isLocalhost(req: SessionRequest): boolean {
   const host = req.headers.host ?? (req.headers[":authority"] as string | undefined) ?? "";
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(host);
+}
+
+/** Cookie names that browsers accept only with the Secure attribute (RFC 6265bis §4.1.3). */
+function hasSecurePrefix(name: string): boolean {
+  return name.startsWith("__Secure-") || name.startsWith("__Host-");
 }
 
 function now(): number {
@@ -193,6 +204,15 @@ export class SessionManager {
       );
     }
     this.userStore = given ?? defaultStore();
+    if (
+      process.env.NODE_ENV === "production" &&
+      (this.userStore as { [IN_PROCESS_STORE]?: boolean })[IN_PROCESS_STORE] === true
+    ) {
+      warnOnce(
+        "TESSERA_MEMORY_STORE",
+        "tessera: the MemoryStore keeps sessions in this process only: they are lost on restart and not shared between instances. In production use SqliteStore (one machine), RedisStore or PostgresStore (several instances).",
+      );
+    }
     this.store = toStore(this.userStore as Store | CallbackStore);
     this.storeName = this.userStore.constructor?.name ?? "the session store";
     const emitter = this.userStore as { on?: (event: string, listener: () => void) => unknown };
@@ -673,6 +693,18 @@ class RequestContext implements SessionController {
         changes = undefined;
       }
       if (!this.shouldSetCookie(session, changes)) return;
+      if (!session.cookie.secure && hasSecurePrefix(manager.options.name)) {
+        // secure: 'auto' resolved to false. Browsers drop a __Secure-/__Host- cookie without
+        // Secure; on localhost they accept Secure over plain HTTP, so send it that way there.
+        if (!isLocalhost(this.req)) {
+          warnOnce(
+            "TESSERA_PREFIX_INSECURE",
+            "tessera: the session cookie's name has a __Secure- or __Host- prefix but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise serve the site over HTTPS.",
+          );
+          return;
+        }
+        session.cookie.secure = true;
+      }
       if (session.cookie.secure && !isSecureRequest(this.req, manager.options.proxy)) {
         if (!isLocalhost(this.req)) {
           warnOnce(

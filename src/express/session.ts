@@ -1,6 +1,6 @@
 import { Cookie } from "../core/cookie.js";
 import { SessionManager, type SessionRequest, type SessionResponse } from "../core/manager.js";
-import { type SessionOptions, warnOnce } from "../core/options.js";
+import type { SessionOptions } from "../core/options.js";
 import { Session } from "../core/session.js";
 import { Store } from "../store/legacy.js";
 import { MemoryStore } from "../stores/memory.js";
@@ -11,16 +11,6 @@ export type SessionMiddleware = (
   res: SessionResponse,
   next: (error?: unknown) => void,
 ) => void;
-
-function defaultStore(): MemoryStore {
-  if (process.env.NODE_ENV === "production") {
-    warnOnce(
-      "TESSERA_MEMORY_STORE",
-      "tessera: the MemoryStore keeps sessions in this process only: they are lost on restart and not shared between instances. In production use SqliteStore (one machine), RedisStore or PostgresStore (several instances).",
-    );
-  }
-  return new MemoryStore();
-}
 
 /**
  * The session middleware: a drop-in for express-session with the same options, the same
@@ -41,7 +31,7 @@ function defaultStore(): MemoryStore {
  * }));
  */
 export function session(options: SessionOptions): SessionMiddleware {
-  const manager = new SessionManager(options, defaultStore);
+  const manager = new SessionManager(options, () => new MemoryStore());
   return function session(req, res, next) {
     manager.handle(req, res, next);
   };

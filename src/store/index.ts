@@ -17,4 +17,4 @@ export type {
   Store,
   StoreCapability,
 } from "./types.js";
-export { META_KEY } from "./types.js";
+export { IN_PROCESS_STORE, META_KEY } from "./types.js";

@@ -108,3 +108,9 @@ export interface DestroyForUserOptions {
 
 /** The optional methods of {@link Store}: the capabilities a store may have. */
 export type StoreCapability = Exclude<keyof Store, "get" | "set" | "destroy" | "touch">;
+
+/**
+ * Marks a store that keeps sessions in the app's own process (the MemoryStore): with
+ * NODE_ENV=production the engine warns once that they are lost on restart and not shared.
+ */
+export const IN_PROCESS_STORE: unique symbol = Symbol.for("tessera.inProcessStore");

@@ -2,6 +2,7 @@ import {
   applyPatch,
   assertTtl,
   type DestroyForUserOptions,
+  IN_PROCESS_STORE,
   META_KEY,
   type SessionPatch,
   type SessionRecord,
@@ -67,6 +68,7 @@ const MAX_TIMER_MS = 2_147_483_647;
  * app.use(session({ secret, store: new MemoryStore({ max: 50_000 }) }));
  */
 export class MemoryStore extends StoreBase implements Store {
+  readonly [IN_PROCESS_STORE] = true;
   readonly #sessions = new Map<string, string>();
   /** id → user, only for sessions tied to a user. */
   readonly #userOf = new Map<string, string>();

@@ -1,0 +1,2 @@
+export type { CsrfMiddleware, CsrfOptions, CsrfRequest } from "./csrf.js";
+export { csrf } from "./csrf.js";

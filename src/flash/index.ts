@@ -1,0 +1,9 @@
+export type {
+  FlashFunction,
+  FlashMessages,
+  FlashMiddleware,
+  FlashOptions,
+  FlashRequest,
+  FlashResponse,
+} from "./flash.js";
+export { flash } from "./flash.js";
