@@ -212,9 +212,10 @@ function checkMs(option: string, value: number): number {
  * `database` (or not using this store at all) never needs the package resolved from here.
  */
 function loadDriver(): typeof BetterSqlite3 {
-  // `require` exists in the CommonJS build; the ES module build makes one.
-  const load = typeof require === "function" ? require : createRequire(import.meta.url);
+  // Not a bare `require`: the ES module build replaces it with a stub that throws. `__filename`
+  // exists only in the CommonJS build, and `import.meta` only in the ES module build.
   try {
+    const load = createRequire(typeof __filename === "string" ? __filename : import.meta.url);
     return load("better-sqlite3") as typeof BetterSqlite3;
   } catch (cause) {
     throw new TesseraError(
