@@ -7,6 +7,7 @@ export {
   recordUser,
   requireCapability,
   storeError,
+  storeJson,
 } from "./record.js";
 export type {
   CookieRecord,

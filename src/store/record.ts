@@ -101,6 +101,22 @@ export function storeError(storeName: string, operation: string, cause: unknown)
   return new TesseraError("ERR_STORE", `${storeName} failed during ${operation}.`, { cause });
 }
 
+/**
+ * JSON for a store to write, or a `TesseraError` (`ERR_SESSION_DATA`) naming the store and the
+ * operation when the data does not survive JSON: a BigInt or a cycle.
+ */
+export function storeJson(storeName: string, operation: string, value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (cause) {
+    throw new TesseraError(
+      "ERR_SESSION_DATA",
+      `${storeName} could not store the session (${operation}): its data does not survive JSON (a BigInt or a cycle). Keep session values JSON-safe.`,
+      { cause },
+    );
+  }
+}
+
 /** Checks a TTL handed to a store: a positive, finite number of milliseconds. */
 export function assertTtl(ttlMs: number): number {
   if (!Number.isFinite(ttlMs) || ttlMs <= 0) {

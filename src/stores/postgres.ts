@@ -17,6 +17,7 @@ import {
   type SessionRecord,
   type Store,
   storeError,
+  storeJson,
   TesseraError,
 } from "../store/index.js";
 
@@ -212,18 +213,6 @@ function checkMs(option: string, value: number): number {
   return value;
 }
 
-function toJson(value: unknown, operation: string): string {
-  try {
-    return JSON.stringify(value);
-  } catch (cause) {
-    throw new TesseraError(
-      "ERR_SESSION_DATA",
-      `PostgresStore could not store the session (${operation}): its data does not survive JSON (a BigInt or a cycle). Keep session values JSON-safe.`,
-      { cause },
-    );
-  }
-}
-
 function parseRecord(text: unknown): SessionRecord {
   return JSON.parse(String(text)) as SessionRecord;
 }
@@ -331,7 +320,12 @@ export class PostgresStore implements Store {
 
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const ttl = assertTtl(ttlMs);
-    await this.#query("set", [id, toJson(record, "set"), ttl, recordUser(record) ?? null]);
+    await this.#query("set", [
+      id,
+      storeJson(STORE, "set", record),
+      ttl,
+      recordUser(record) ?? null,
+    ]);
   }
 
   async destroy(id: string): Promise<void> {
@@ -347,7 +341,7 @@ export class PostgresStore implements Store {
     if (meta !== undefined) fresh[META_KEY] = meta;
     await this.#query("touch", [
       id,
-      toJson(fresh, "touch"),
+      storeJson(STORE, "touch", fresh),
       ttl,
       meta !== undefined,
       meta?.user ?? null,
@@ -368,7 +362,7 @@ export class PostgresStore implements Store {
       unset,
       ttl,
       user !== undefined,
-      toJson(patch.set, "patch"),
+      storeJson(STORE, "patch", patch.set),
       user ?? null,
     ]);
     return rowCount === 1;

@@ -21,6 +21,7 @@ import {
   type SessionRecord,
   type Store,
   storeError,
+  storeJson,
   TesseraError,
 } from "../store/index.js";
 
@@ -226,18 +227,6 @@ function loadDriver(): typeof BetterSqlite3 {
   }
 }
 
-function toJson(value: unknown, operation: string): string {
-  try {
-    return JSON.stringify(value);
-  } catch (cause) {
-    throw new TesseraError(
-      "ERR_SESSION_DATA",
-      `SqliteStore could not store the session (${operation}): its data does not survive JSON (a BigInt or a cycle). Keep session values JSON-safe.`,
-      { cause },
-    );
-  }
-}
-
 function parseRecord(text: string, operation: string): SessionRecord {
   try {
     return JSON.parse(text) as SessionRecord;
@@ -393,7 +382,7 @@ export class SqliteStore implements Store {
         const record = applyPatch(parseRecord(data, "patch"), patch);
         this.#sql.writeData.run({
           id,
-          data: toJson(record, "patch"),
+          data: storeJson(STORE, "patch", record),
           expiresAt: now + ttl,
           user: recordUser(record) ?? null,
         });
@@ -416,7 +405,7 @@ export class SqliteStore implements Store {
 
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const ttl = assertTtl(ttlMs);
-    const data = toJson(record, "set");
+    const data = storeJson(STORE, "set", record);
     this.#run("set", () =>
       this.#sql.set.run({
         id,
@@ -438,8 +427,8 @@ export class SqliteStore implements Store {
   async touch(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const ttl = assertTtl(ttlMs);
     const meta = record[META_KEY];
-    const cookie = record.cookie === undefined ? null : toJson(record.cookie, "touch");
-    const metaJson = meta === undefined ? null : toJson(meta, "touch");
+    const cookie = record.cookie === undefined ? null : storeJson(STORE, "touch", record.cookie);
+    const metaJson = meta === undefined ? null : storeJson(STORE, "touch", meta);
     this.#run("touch", () => {
       const now = Date.now();
       this.#sql.touch.run({

@@ -15,7 +15,7 @@ import { session } from "../../src/express/index.js";
 import type { Store } from "../../src/store/types.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 import { PostgresStore } from "../../src/stores/postgres.js";
-import { RedisStore } from "../../src/stores/redis.js";
+import { type RedisClientLike, RedisStore } from "../../src/stores/redis.js";
 import { SqliteStore } from "../../src/stores/sqlite.js";
 import { SECRET } from "../helpers/http.js";
 import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
@@ -42,6 +42,32 @@ interface Candidate {
   open(): Promise<Subject | string>;
 }
 
+/** RedisStore on a client of one library, under a prefix of its own. */
+function redisCandidate(
+  library: string,
+  connect: () => Promise<{ client: RedisClientLike; disconnect: () => void }>,
+): Candidate {
+  return {
+    name: `RedisStore (${library})`,
+    async open() {
+      if (!(await needServer("Redis", REDIS_URL))) return "Redis is not running";
+      const { client, disconnect } = await connect();
+      const store = new RedisStore({ client, prefix: `${uniqueName("lost")}:` });
+      return {
+        store,
+        async dispose() {
+          try {
+            await store.clear?.();
+            await store.close?.();
+          } finally {
+            disconnect();
+          }
+        },
+      };
+    },
+  };
+}
+
 const candidates: Candidate[] = [
   {
     name: "MemoryStore",
@@ -57,48 +83,18 @@ const candidates: Candidate[] = [
       return { store, dispose: () => store.close() };
     },
   },
-  {
-    name: "RedisStore (node-redis)",
-    async open() {
-      if (!(await needServer("Redis", REDIS_URL))) return "Redis is not running";
-      const client = createClient({ url: REDIS_URL });
-      client.on("error", () => {});
-      await client.connect();
-      const store = new RedisStore({ client, prefix: `${uniqueName("lost")}:` });
-      return {
-        store,
-        async dispose() {
-          try {
-            await store.clear?.();
-            await store.close?.();
-          } finally {
-            client.destroy();
-          }
-        },
-      };
-    },
-  },
-  {
-    name: "RedisStore (ioredis)",
-    async open() {
-      if (!(await needServer("Redis", REDIS_URL))) return "Redis is not running";
-      const client = new Redis(REDIS_URL, { lazyConnect: true });
-      client.on("error", () => {});
-      await client.connect();
-      const store = new RedisStore({ client, prefix: `${uniqueName("lost")}:` });
-      return {
-        store,
-        async dispose() {
-          try {
-            await store.clear?.();
-            await store.close?.();
-          } finally {
-            client.disconnect();
-          }
-        },
-      };
-    },
-  },
+  redisCandidate("node-redis", async () => {
+    const client = createClient({ url: REDIS_URL });
+    client.on("error", () => {});
+    await client.connect();
+    return { client, disconnect: () => client.destroy() };
+  }),
+  redisCandidate("ioredis", async () => {
+    const client = new Redis(REDIS_URL, { lazyConnect: true });
+    client.on("error", () => {});
+    await client.connect();
+    return { client, disconnect: () => client.disconnect() };
+  }),
   {
     name: "PostgresStore",
     async open() {
