@@ -445,14 +445,15 @@ describe("session()", () => {
   describe("expiry", () => {
     it("absoluteTimeoutMs ends a session that long after it was created, whatever the activity", async () => {
       const store = new JsonStore();
-      const server = counter(store, { absoluteTimeoutMs: 400 });
+      const server = counter(store, { absoluteTimeoutMs: 1500 });
       const first = await request(server).get("/count");
       const cookie = cookiePair(first);
       for (let i = 2; i <= 4; i++) {
         await new Promise((resolve) => setTimeout(resolve, 80));
         await request(server).get("/count").set("Cookie", cookie).expect(String(i));
       }
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      // The loop took at least 240 ms: 1300 more are past the timeout, whatever the load.
+      await new Promise((resolve) => setTimeout(resolve, 1300));
       const res = await request(server).get("/count").set("Cookie", cookie).expect("1");
       assert.notEqual(sessionIdOf(res), sessionIdOf(first));
     });
@@ -472,25 +473,26 @@ describe("session()", () => {
 
     it("idleTimeoutMs ends a session left alone, but activity keeps it alive", async () => {
       const store = new JsonStore();
-      const server = counter(store, { idleTimeoutMs: 300 });
+      // Wide margins: on a loaded machine a request can take a few hundred milliseconds.
+      const server = counter(store, { idleTimeoutMs: 1500 });
       const first = await request(server).get("/count");
       const cookie = cookiePair(first);
       for (let i = 0; i < 3; i++) {
-        await new Promise((resolve) => setTimeout(resolve, 150));
+        await new Promise((resolve) => setTimeout(resolve, 200));
         await request(server).get("/").set("Cookie", cookie).expect("1");
       }
-      await new Promise((resolve) => setTimeout(resolve, 400));
+      await new Promise((resolve) => setTimeout(resolve, 1700));
       await request(server).get("/").set("Cookie", cookie).expect("0");
     });
 
     it("touchAfterMs touches the store at most once per interval", async () => {
       const store = new JsonStore();
-      const server = counter(store, { touchAfterMs: 200 });
+      const server = counter(store, { touchAfterMs: 1000 });
       const cookie = cookiePair(await request(server).get("/count"));
       store.calls.length = 0;
       for (let i = 0; i < 5; i++) await request(server).get("/").set("Cookie", cookie);
       assert.deepEqual(store.calls, ["get", "get", "get", "get", "get"]);
-      await new Promise((resolve) => setTimeout(resolve, 250));
+      await new Promise((resolve) => setTimeout(resolve, 1100));
       await request(server).get("/").set("Cookie", cookie);
       assert.deepEqual(store.calls.slice(-2), ["get", "touch"]);
     });
