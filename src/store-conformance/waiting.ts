@@ -10,6 +10,10 @@ export async function sleepUntil(time: number): Promise<void> {
  * Calls `check` every `intervalMs` until it resolves `true`, and resolves whether it did before
  * `deadline` (a wall-clock instant in ms). Polling instead of one long sleep keeps the expiry
  * tests fast on a quick machine and correct on a slow one.
+ *
+ * It resolves `false` only after a check that *started* at or past the deadline still failed: on
+ * a loaded machine one check can take longer than the grace it is given, and a check sent before
+ * the deadline says nothing about the state after it.
  */
 export async function pollUntil(
   check: () => Promise<boolean>,
@@ -17,9 +21,10 @@ export async function pollUntil(
   intervalMs = 20,
 ): Promise<boolean> {
   for (;;) {
+    const startedAt = Date.now();
     if (await check()) return true;
-    if (Date.now() >= deadline) return false;
-    await sleep(intervalMs);
+    if (startedAt >= deadline) return false;
+    await sleep(Math.max(0, Math.min(intervalMs, deadline - Date.now())));
   }
 }
 

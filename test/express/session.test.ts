@@ -263,7 +263,10 @@ describe("session()", () => {
         .set("Cookie", `connect.sid=${encodeURIComponent(SIGNED)}`)
         .expect(503);
       assert.equal(res.body.code, "ERR_STORE_UNAVAILABLE");
-      assert.ok(Date.now() - started < 2000);
+      // The engine's own timeout ended the wait, at the 200 ms asked for...
+      assert.match(res.body.message, /within 200 ms/);
+      // ...and not at the 5 s default: the margin is for a loaded machine.
+      assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
     });
 
     it("unserializable data is an error naming the key, and nothing is written", async () => {
@@ -431,11 +434,13 @@ describe("session()", () => {
     it("touch() is synchronous and chainable, and resets the expiry to a full maxAge", async () => {
       const server = app({ store: new JsonStore(), cookie: { maxAge: 10_000 } }, (s) => {
         s.get("/", async (req, res) => {
-          await new Promise((resolve) => setTimeout(resolve, 50));
+          // At least 200 ms pass, then touch() must give them back: the 100 ms allowed between
+          // touch() and the read below cover a GC pause on a loaded machine.
+          await new Promise((resolve) => setTimeout(resolve, 200));
           const before = req.session.cookie.maxAge ?? 0;
           const same = req.session.touch();
           const after = req.session.cookie.maxAge ?? 0;
-          res.send(`${same === req.session} ${before <= 9960} ${after > 9990}`);
+          res.send(`${same === req.session} ${before <= 9850} ${after > 9900}`);
         });
       });
       await request(server).get("/").expect("true true true");

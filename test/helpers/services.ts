@@ -16,7 +16,9 @@ function reachable(url: string, defaultPort: number): Promise<boolean> {
       socket.destroy();
       resolve(ok);
     };
-    socket.setTimeout(2000, () => done(false));
+    // Generous: under CI a false answer fails the file, and a server that is not running
+    // refuses the connection at once anyway.
+    socket.setTimeout(5000, () => done(false));
     socket.once("connect", () => done(true));
     socket.once("error", () => done(false));
   });

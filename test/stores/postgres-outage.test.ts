@@ -143,8 +143,9 @@ describe("PostgresStore outage", { skip: typeof server === "string" }, () => {
         .map(([op, ms]) => `${op} ${ms.toFixed(1)} ms`)
         .join(", ")}`,
     );
+    // Well under the 5 s default; the margin is for a loaded machine.
     for (const [op, ms] of Object.entries(timings)) {
-      assert.ok(ms < QUERY_TIMEOUT_MS + 500, `${op} took ${ms.toFixed(0)} ms`);
+      assert.ok(ms < QUERY_TIMEOUT_MS + 1_500, `${op} took ${ms.toFixed(0)} ms`);
     }
 
     // Back up on the same port and data dir; the same store object, no restart of anything.
@@ -197,7 +198,8 @@ describe("PostgresStore outage", { skip: typeof server === "string" }, () => {
     );
     for (const [op, ms] of Object.entries(timings)) {
       assert.ok(ms >= QUERY_TIMEOUT_MS - 50, `${op} gave up early, after ${ms.toFixed(0)} ms`);
-      assert.ok(ms < QUERY_TIMEOUT_MS + 1_000, `${op} took ${ms.toFixed(0)} ms`);
+      // Well under the 5 s default; the margin is for a loaded machine.
+      assert.ok(ms < QUERY_TIMEOUT_MS + 2_000, `${op} took ${ms.toFixed(0)} ms`);
     }
 
     // Thawed: the same store serves again. Writes the store gave up on may still have landed
@@ -319,10 +321,16 @@ describe("PostgresStore outage", { skip: typeof server === "string" }, () => {
           .map(([what, ms]) => `${what} ${ms.toFixed(0)} ms`)
           .join(", ")}`,
       );
+      // Well under the store's 5 s default; the margin is for a loaded machine.
       for (const [what, ms] of Object.entries(timings)) {
-        assert.ok(ms < STORE_TIMEOUT_MS + 500, `${what} took ${ms.toFixed(0)} ms`);
+        assert.ok(ms < STORE_TIMEOUT_MS + 1_500, `${what} took ${ms.toFixed(0)} ms`);
       }
       assert.ok(timings.frozen >= STORE_TIMEOUT_MS - 50, "gave up before storeTimeoutMs");
+      // It was the engine's storeTimeoutMs that ended the frozen wait, not the store's own.
+      assert.match(
+        String((errors.at(-1) as Error | undefined)?.message),
+        new RegExp(`within ${STORE_TIMEOUT_MS} ms.*storeTimeoutMs`),
+      );
 
       const deadline = Date.now() + 10_000;
       while ((await me()).status !== 200) {

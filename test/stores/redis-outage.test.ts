@@ -18,11 +18,14 @@ import {
 import { PrivateRedis } from "../fixtures/redis/server.js";
 
 /** Short, so the frozen-server tests are quick; still far above a local command's time. */
-const TIMEOUT_MS = 400;
-/** What "at once" means for a call to a client that knows it is disconnected. */
-const FAIL_FAST_MS = 100;
-/** Slack for the event loop of a shared, busy test machine. */
-const SLACK_MS = 250;
+const TIMEOUT_MS = 1000;
+/**
+ * What "at once" means for a call to a client that knows it is disconnected: well under the
+ * timeout. The error message, not only the clock, tells that the call did not wait for it.
+ */
+const FAIL_FAST_MS = 500;
+/** Slack for the event loop of a shared, busy test machine (the default timeout is 3000 ms). */
+const SLACK_MS = 1000;
 const TTL_MS = 600_000;
 
 function record(data: Record<string, unknown>, user?: string): SessionRecord {
@@ -39,8 +42,15 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
-/** Runs a call that must fail as unavailable and resolves how long it took, in ms. */
-async function failsUnavailable(name: string, call: () => Promise<unknown>): Promise<number> {
+/**
+ * Runs a call that must fail as unavailable and resolves how long it took, in ms. `how` says
+ * which failure it must be, by its message: the command timeout, or at once (anything else).
+ */
+async function failsUnavailable(
+  name: string,
+  call: () => Promise<unknown>,
+  how?: "timeout" | "at once",
+): Promise<number> {
   const start = performance.now();
   const error = await call().then(
     () => assert.fail(`${name}() succeeded while Redis is down`),
@@ -52,6 +62,11 @@ async function failsUnavailable(name: string, call: () => Promise<unknown>): Pro
     `${name}() failed with ${String(error)}`,
   );
   assert.match(error.message, /^tessera: RedisStore is unavailable/);
+  if (how === "timeout") {
+    assert.match(error.message, new RegExp(`got no answer within ${TIMEOUT_MS} ms`), name);
+  } else if (how === "at once") {
+    assert.doesNotMatch(error.message, /got no answer within/, `${name}() waited for the timeout`);
+  }
   return elapsed;
 }
 
@@ -130,7 +145,7 @@ for (const kind of CLIENT_KINDS) {
       );
       const timings: string[] = [];
       for (const [name, call] of everyCall(store)) {
-        const elapsed = await failsUnavailable(name, call);
+        const elapsed = await failsUnavailable(name, call, "at once");
         timings.push(`${name} ${elapsed.toFixed(1)} ms`);
         assert.ok(elapsed < FAIL_FAST_MS, `${name}() took ${elapsed} ms to fail, not at once`);
       }
@@ -185,7 +200,7 @@ for (const kind of CLIENT_KINDS) {
           ["ids", () => collect(store.ids())],
           ["idsForUser", () => store.idsForUser("alice")],
         ] as const) {
-          const elapsed = await failsUnavailable(name, call);
+          const elapsed = await failsUnavailable(name, call, "timeout");
           timings.push(`${name} ${elapsed.toFixed(0)} ms`);
           assert.ok(
             elapsed >= TIMEOUT_MS - 5,
@@ -233,7 +248,7 @@ describe("RedisStore › a client that is not connected", () => {
   it("node-redis, never connected: fails at once", async (t) => {
     const client = createClient({ url: `redis://127.0.0.1:${deadPort}` });
     const store = new RedisStore({ client, commandTimeoutMs: TIMEOUT_MS });
-    const elapsed = await failsUnavailable("get", () => store.get("x"));
+    const elapsed = await failsUnavailable("get", () => store.get("x"), "at once");
     assert.ok(elapsed < FAIL_FAST_MS, `took ${elapsed} ms`);
     assert.equal(client.isOpen, false, "RedisStore opened the client itself");
     t.diagnostic(`node-redis never connected: failed in ${elapsed.toFixed(1)} ms`);
@@ -256,7 +271,11 @@ describe("RedisStore › a client that is not connected", () => {
       assert.ok(
         await eventually(() => client.status !== "wait" && client.status !== "ready", 2000),
       );
-      const again = await failsUnavailable("set", () => store.set("x", record({}), TTL_MS));
+      const again = await failsUnavailable(
+        "set",
+        () => store.set("x", record({}), TTL_MS),
+        "at once",
+      );
       assert.ok(again < FAIL_FAST_MS, `took ${again} ms`);
     } finally {
       client.disconnect();
