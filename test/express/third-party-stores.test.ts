@@ -12,6 +12,7 @@ import pg from "pg";
 import { createClient } from "redis";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
+import { createPgSimpleTable } from "../fixtures/postgres/pools.js";
 import { cookiePair, SECRET, sessionIdOf } from "../helpers/http.js";
 import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
 
@@ -111,6 +112,7 @@ describe("express-session stores under Tessera, unchanged", () => {
       await pool.end();
     });
     it("serves, regenerates and destroys sessions kept in PostgreSQL", { skip: !ok }, async () => {
+      await createPgSimpleTable(pool, tableName);
       const PgStore = connectPgSimple(session as never);
       const store = new PgStore({
         pool,

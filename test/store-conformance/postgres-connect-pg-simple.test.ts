@@ -11,7 +11,7 @@ import { session } from "../../src/express/index.js";
 import { type CallbackStore, toStore } from "../../src/store/legacy.js";
 import type { SessionRecord, Store } from "../../src/store/types.js";
 import { testStore } from "../../src/store-conformance/index.js";
-import { testPool } from "../fixtures/postgres/pools.js";
+import { createPgSimpleTable, testPool } from "../fixtures/postgres/pools.js";
 import { DATABASE_URL, needServer, uniqueName } from "../helpers/services.js";
 
 const available = await needServer("PostgreSQL", DATABASE_URL);
@@ -89,8 +89,9 @@ if (available) {
 
   testStore(
     "connect-pg-simple v10 (express-session store, adapted)",
-    () => {
+    async () => {
       const tableName = uniqueName("tessera_cps_conf");
+      await createPgSimpleTable(pool, tableName);
       const legacy = pgSimple(pool, tableName, true);
       const store = engineShaped(toStore(legacy));
       adapted.set(store, { store, legacy, tableName });

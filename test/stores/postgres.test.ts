@@ -13,7 +13,7 @@ import { session as tessera } from "../../src/express/index.js";
 import type { SessionRecord } from "../../src/store/types.js";
 import { runScript } from "../../src/store-conformance/child.js";
 import { PostgresStore, type PostgresStoreOptions } from "../../src/stores/postgres.js";
-import { countingPool, testPool } from "../fixtures/postgres/pools.js";
+import { countingPool, createPgSimpleTable, testPool } from "../fixtures/postgres/pools.js";
 import { DATABASE_URL, needServer, uniqueName } from "../helpers/services.js";
 
 const available = await needServer("PostgreSQL", DATABASE_URL);
@@ -866,6 +866,7 @@ describe("PostgresStore", { skip: !available }, () => {
     it("copies sessions connect-pg-simple v10 wrote; PostgresStore then serves them", async () => {
       const legacyTable = uniqueName("tessera_cps");
       tables.push(legacyTable);
+      await createPgSimpleTable(pool, legacyTable);
       const PGStore = connectPgSimple(session);
       const legacy = new PGStore({
         pool,
