@@ -30,7 +30,7 @@ import {
   Session,
   type SessionController,
 } from "./session.js";
-import { sign, unsign } from "./signing.js";
+import { sign, UnsignCache } from "./signing.js";
 
 /** The request as the engine sees it: node's, plus what Express or the app may have added. */
 export interface SessionRequest extends IncomingMessage {
@@ -107,6 +107,8 @@ interface Deadline {
   done: boolean;
 }
 
+function answered(): void {}
+
 /**
  * The deadlines of pending store calls, served by one timer. Every call gets the same timeout,
  * so deadlines come in the order the calls were made: a queue, whose head is always the next to
@@ -135,13 +137,27 @@ class Deadlines {
   settle(deadline: Deadline): boolean {
     if (deadline.done) return false;
     deadline.done = true;
+    // The callback holds the call's Promise, and through it the store's answer: under steady
+    // load calls never all settle at once, and every settled deadline would otherwise keep its
+    // answer alive until the timer next fires, seconds later, for the GC to copy again and again.
+    deadline.onTimeout = answered;
     if (--this.live === 0) {
       // Nothing left to wait for: the timer may not keep the process alive. It stays armed,
       // which is cheaper than clearing it and setting a new one for the next request.
       this.timer?.unref();
       this.queue = [];
       this.head = 0;
+      return true;
     }
+    // Settled deadlines at the head are done with: drop them rather than wait for the timer.
+    const queue = this.queue;
+    let head = this.head;
+    while (head < queue.length && (queue[head] as Deadline).done) head++;
+    if (head > 1024 && head * 2 > queue.length) {
+      this.queue = queue.slice(head);
+      head = 0;
+    }
+    this.head = head;
     return true;
   }
 
@@ -188,9 +204,12 @@ export class SessionManager {
   private storeReady = true;
   /** The store calls waiting on `storeTimeoutMs`, or `undefined` when it is off. */
   private readonly deadlines: Deadlines | undefined;
+  /** Cookies this middleware has verified, so each one's HMAC runs once, not per request. */
+  private readonly verified: UnsignCache;
 
   constructor(options: SessionOptions, defaultStore: () => Store) {
     this.options = normalizeOptions(options);
+    this.verified = new UnsignCache(this.options.secrets);
     if (this.options.storeTimeoutMs > 0)
       this.deadlines = new Deadlines(this.options.storeTimeoutMs);
     const given = options.store;
@@ -297,7 +316,7 @@ export class SessionManager {
     const raw = parseCookieHeader(header)[this.options.name];
     // Unsigned, tampered or foreign cookies are not errors: the visitor gets a fresh session.
     if (raw === undefined || !raw.startsWith("s:")) return undefined;
-    return unsign(raw.slice(2), this.options.secrets);
+    return this.verified.unsign(raw.slice(2));
   }
 
   /**
@@ -436,13 +455,14 @@ class RequestContext implements SessionController {
     const context = this;
     // Two properties, the fewest that can hold the response and add the cookie: each property
     // added to a response whose prototype Express changed costs about 2 µs (see `contexts`).
-    res.writeHead = function writeHead(this: SessionResponse, ...args: unknown[]) {
+    // Unnamed on purpose: a compiler that keeps function names (esbuild's keepNames, as tsx
+    // runs) would define `name` on each of these per request, a property added to a function
+    // every time. Stack traces still call them res.writeHead and res.end.
+    res.writeHead = function (this: SessionResponse, ...args: unknown[]) {
       context.onHeaders(args);
       return (realWriteHead as (...a: unknown[]) => unknown).apply(this, args);
     } as SessionResponse["writeHead"];
-    res.end = function end(this: SessionResponse, ...args: unknown[]) {
-      return context.onEnd(args);
-    } as SessionResponse["end"];
+    res.end = ((...args: unknown[]) => context.onEnd(args)) as SessionResponse["end"];
   }
 
   /** A new, empty session with a new id, as `req.session`. */

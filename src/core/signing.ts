@@ -55,3 +55,56 @@ export function unsign(signed: string, secrets: readonly string[]): Unsigned | u
   }
   return undefined;
 }
+
+/**
+ * {@link unsign} with a memory of the signed values it has verified: a browser sends the same
+ * cookie on every request, and its HMAC then runs once rather than per request.
+ *
+ * A value is found only by its exact, full text (value and signature), and only values that
+ * passed verification are kept, so the cache never accepts a signature that `unsign` would
+ * refuse, and a tampered or unknown cookie always takes the constant-time path. Each entry keeps
+ * the index of the secret that verified it: a cookie signed with an older secret is still
+ * reported as such, and re-signed. The cache belongs to one frozen list of secrets (one
+ * middleware), so a new list starts empty.
+ */
+export class UnsignCache {
+  readonly #secrets: readonly string[];
+  readonly #maxEntries: number;
+  readonly #verified = new Map<string, Unsigned>();
+
+  /**
+   * @param secrets The secrets to verify with, current first.
+   * @param maxEntries The most signed values remembered; past it the oldest is forgotten.
+   * @default maxEntries 4096
+   */
+  constructor(secrets: readonly string[], maxEntries = 4096) {
+    this.#secrets = secrets;
+    this.#maxEntries = maxEntries;
+  }
+
+  /** Values remembered right now. */
+  get size(): number {
+    return this.#verified.size;
+  }
+
+  /** The same answer as `unsign(signed, secrets)`, frozen: it may be shared between calls. */
+  unsign(signed: string): Unsigned | undefined {
+    const known = this.#verified.get(signed);
+    if (known !== undefined) return known;
+    const found = unsign(signed, this.#secrets);
+    if (found === undefined) return undefined;
+    const verified = this.#verified;
+    if (verified.size >= this.#maxEntries) {
+      // The oldest entry first: a flood of valid cookies cycles through a bounded map.
+      verified.delete(verified.keys().next().value as string);
+    }
+    // Own copies: a value cut from a Cookie header is a slice that keeps the whole header alive.
+    const entry = Object.freeze({ value: ownString(found.value), secretIndex: found.secretIndex });
+    verified.set(ownString(signed), entry);
+    return entry;
+  }
+}
+
+function ownString(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}
