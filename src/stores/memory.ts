@@ -170,9 +170,15 @@ export class MemoryStore extends StoreBase implements Store {
       if (entry === undefined) return;
       const expiresAt = this.#expiry(record, ttl, now);
       if (expiresAt <= now) return this.#remove(id);
+      const meta = record[META_KEY];
+      const touched = retouched(entry, expiresAt, record.cookie, meta);
+      if (touched !== undefined) {
+        this.#put(id, touched, meta === undefined ? this.#userOf.get(id) : userOf(record), now);
+        return;
+      }
       const stored = parseRecord(entry);
       stored.cookie = record.cookie;
-      if (record[META_KEY] !== undefined) stored[META_KEY] = record[META_KEY];
+      if (meta !== undefined) stored[META_KEY] = meta;
       this.#write(id, stored, expiresAt, now);
     });
   }
@@ -312,24 +318,19 @@ export class MemoryStore extends StoreBase implements Store {
   }
 
   #write(id: string, record: SessionRecord, expiresAt: number, now: number): void {
-    let entry: string;
-    try {
-      entry = JSON.stringify([expiresAt, record]);
-    } catch (cause) {
-      throw new TesseraError(
-        "ERR_SESSION_DATA",
-        "MemoryStore cannot store this session: its data does not survive JSON (a BigInt or a circular reference). Keep only JSON values in the session.",
-        { cause },
-      );
-    }
-    // JSON.stringify returns a tree of string pieces (a V8 cons string); reading one character
-    // flattens it into one block of memory, which costs a third less than the tree it replaces.
+    this.#put(id, toJson([expiresAt, record]), userOf(record), now);
+  }
+
+  #put(id: string, entry: string, user: string | undefined, now: number): void {
+    // JSON.stringify and concatenation return a tree of string pieces (a V8 cons string);
+    // reading one character flattens it into one block of memory, which costs a third less than
+    // the tree it replaces.
     entry.charCodeAt(0);
     const existed = this.#sessions.delete(id);
     const key = ownString(id);
     // Re-inserted at the end: the first entry is always the least recently written one.
     this.#sessions.set(key, entry);
-    this.#index(key, userOf(record));
+    this.#index(key, user);
     if (existed) return;
     this.#sweepHead(now);
     while (this.#sessions.size > this.#max) {
@@ -391,6 +392,120 @@ function expiryOf(entry: string): number {
     ms = ms * 10 + digit;
   }
   return ms;
+}
+
+function toJson(value: unknown): string {
+  try {
+    return JSON.stringify(value);
+  } catch (cause) {
+    throw new TesseraError(
+      "ERR_SESSION_DATA",
+      "MemoryStore cannot store this session: its data does not survive JSON (a BigInt or a circular reference). Keep only JSON values in the session.",
+      { cause },
+    );
+  }
+}
+
+const QUOTE = 34; // "
+const BACKSLASH = 92;
+const COMMA = 44;
+const COLON = 58;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+
+/** The index just past the JSON string that opens at `start` (a `"`). */
+function skipString(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === BACKSLASH) i++;
+    else if (code === QUOTE) return i + 1;
+  }
+  return -1;
+}
+
+/** The index just past the JSON value that starts at `start`, as JSON.stringify writes it (no spaces). */
+function skipValue(text: string, start: number): number {
+  const first = text.charCodeAt(start);
+  if (first === QUOTE) return skipString(text, start);
+  if (first !== OPEN_BRACE && first !== OPEN_BRACKET) {
+    let i = start;
+    while (i < text.length) {
+      const code = text.charCodeAt(i);
+      if (code === COMMA || code === CLOSE_BRACE || code === CLOSE_BRACKET) break;
+      i++;
+    }
+    return i;
+  }
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === QUOTE) {
+      i = skipString(text, i) - 1;
+      if (i < 0) return -1;
+    } else if (code === OPEN_BRACE || code === OPEN_BRACKET) depth++;
+    else if (code === CLOSE_BRACE || code === CLOSE_BRACKET) {
+      if (--depth === 0) return i + 1;
+    }
+  }
+  return -1;
+}
+
+/**
+ * The entry with a new expiry, `cookie` and (when given) `__tessera`, the data left as it is:
+ * what `touch` writes, made by replacing those values in the stored text rather than parsing
+ * the record and writing all of it again. Only the record's top-level keys are walked; strings
+ * are skipped whole, so a key or brace inside the data cannot be mistaken for them.
+ * `undefined` when the entry has no top-level `cookie` (not written by this store).
+ */
+function retouched(
+  entry: string,
+  expiresAt: number,
+  cookie: unknown,
+  meta: unknown,
+): string | undefined {
+  const open = entry.indexOf(",") + 1;
+  if (open === 0 || entry.charCodeAt(open) !== OPEN_BRACE) return undefined;
+  let cookieAt = -1;
+  let cookieEnd = -1;
+  let metaAt = -1;
+  let metaEnd = -1;
+  let i = open + 1;
+  while (entry.charCodeAt(i) === QUOTE) {
+    const keyEnd = skipString(entry, i);
+    if (keyEnd < 0 || entry.charCodeAt(keyEnd) !== COLON) return undefined;
+    const valueEnd = skipValue(entry, keyEnd + 1);
+    if (valueEnd < 0) return undefined;
+    const length = keyEnd - i;
+    if (length === 8 && entry.startsWith('"cookie"', i)) {
+      cookieAt = keyEnd + 1;
+      cookieEnd = valueEnd;
+    } else if (length === META_KEY.length + 2 && entry.startsWith(`"${META_KEY}"`, i)) {
+      metaAt = keyEnd + 1;
+      metaEnd = valueEnd;
+    }
+    i = entry.charCodeAt(valueEnd) === COMMA ? valueEnd + 1 : valueEnd;
+  }
+  // The record's closing brace, then the array's: anything else is not an entry of ours.
+  if (cookieAt < 0 || i !== entry.length - 2 || entry.charCodeAt(i) !== CLOSE_BRACE) {
+    return undefined;
+  }
+  // JSON.stringify gives `undefined` for what it leaves out of an object (undefined, functions).
+  const cookieJson = toJson(cookie) as string | undefined;
+  const metaJson = meta === undefined ? undefined : (toJson(meta) as string | undefined);
+  if (cookieJson === undefined || (meta !== undefined && metaJson === undefined)) return undefined;
+  const head = `[${expiresAt},`;
+  if (meta === undefined) {
+    return `${head}${entry.slice(open, cookieAt)}${cookieJson}${entry.slice(cookieEnd)}`;
+  }
+  if (metaAt < 0) {
+    return `${head}${entry.slice(open, cookieAt)}${cookieJson}${entry.slice(cookieEnd, i)},"${META_KEY}":${metaJson}}]`;
+  }
+  // The two values in the order they appear in the text.
+  return cookieAt < metaAt
+    ? `${head}${entry.slice(open, cookieAt)}${cookieJson}${entry.slice(cookieEnd, metaAt)}${metaJson}${entry.slice(metaEnd)}`
+    : `${head}${entry.slice(open, metaAt)}${metaJson}${entry.slice(metaEnd, cookieAt)}${cookieJson}${entry.slice(cookieEnd)}`;
 }
 
 function parseRecord(entry: string): SessionRecord {

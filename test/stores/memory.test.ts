@@ -257,6 +257,73 @@ describe("MemoryStore", () => {
     });
   });
 
+  describe("touch", () => {
+    // touch rewrites the cookie and metadata in the stored text without parsing the data: any
+    // data, however awkward its JSON, must come back exactly as a parse-and-rewrite would give.
+    const awkward: [string, Record<string, unknown>][] = [
+      ["no data", {}],
+      ["a number", { views: 3 }],
+      [
+        "strings with quotes, braces, commas and escapes",
+        {
+          a: 'say "}],{"',
+          b: "back\\slash\\",
+          c: "\u2028 line\nbreak",
+          d: "ünïcödé 🎉",
+        },
+      ],
+      [
+        "a nested key named cookie",
+        { prefs: { cookie: { expires: "never" }, list: [1, [2, {}]] } },
+      ],
+      ["a data key named like the metadata, nested", { x: { __tessera: { user: "mallory" } } }],
+      ["values of every JSON type", { t: true, f: false, n: null, z: 0, neg: -1.5e-7, arr: [] }],
+      ["a key with an escaped name", { 'we"ird': 1, "back\\": 2 }],
+    ];
+    for (const [what, data] of awkward) {
+      it(`keeps ${what} and writes the new cookie and metadata`, async () => {
+        const { store, clock } = storeWithClock();
+        const meta = { createdAt: START, seenAt: START };
+        await store.set("s", record({ ...data, __tessera: meta }), 60_000);
+        clock.now += 10_000;
+        const cookie = { originalMaxAge: 60_000, expires: new Date(START + 70_000), path: "/" };
+        const seen = { createdAt: START, seenAt: START + 10_000, user: "al}ice" };
+        await store.touch("s", { cookie, views: "not written", __tessera: seen }, 60_000);
+        const expected = JSON.parse(JSON.stringify({ ...data, cookie, __tessera: seen }));
+        assert.deepEqual(await store.get("s"), expected);
+        assert.deepEqual(await store.idsForUser("al}ice"), ["s"]);
+        clock.now += 59_999;
+        assert.ok(await store.get("s"), "the expiry moved with the touch");
+        clock.now += 1;
+        assert.equal(await store.get("s"), undefined);
+      });
+    }
+
+    it("adds the metadata to a session stored without it, and keeps it when none is given", async () => {
+      const { store } = storeWithClock();
+      await store.set("s", record({ views: 1 }), 60_000);
+      const seen = { createdAt: START, seenAt: START, user: "bob" };
+      await store.touch("s", { ...record(), __tessera: seen }, 60_000);
+      assert.deepEqual(await store.get("s"), {
+        ...JSON.parse(JSON.stringify(record({ views: 1 }))),
+        __tessera: seen,
+      });
+      await store.touch("s", record(), 60_000);
+      assert.deepEqual((await store.get("s"))?.__tessera, seen);
+      assert.deepEqual(await store.idsForUser("bob"), ["s"]);
+    });
+
+    it("keeps the data of a session stored by a legacy app with the cookie last", async () => {
+      const { store } = storeWithClock();
+      await store.set("s", { views: 2, cookie: { originalMaxAge: null, path: "/" } }, 60_000);
+      await store.touch("s", { cookie: { originalMaxAge: null, path: "/x" } }, 60_000);
+      assert.deepEqual(await store.get("s"), {
+        views: 2,
+        cookie: { originalMaxAge: null, path: "/x" },
+      });
+    });
+  });
+
   describe("max", () => {
     it("evicts the least recently used session", async () => {
       const { store } = storeWithClock({ max: 3 });
