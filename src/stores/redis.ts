@@ -67,6 +67,8 @@ const USER_INDEX = "user:";
 const INDEX_MARGIN_MS = 60_000;
 /** Under contention a write re-reads and retries; this many conflicts in a row is an error. */
 const MAX_WRITE_ATTEMPTS = 25;
+/** How many sessions' last-seen values are kept, so a patch can skip its GET. */
+const MAX_REMEMBERED = 1024;
 
 interface PendingPatch {
   patch: SessionPatch;
@@ -207,6 +209,13 @@ export class RedisStore implements Store {
   readonly #indexPrefix: string;
   /** Patches waiting for their session's write in progress, by key. */
   readonly #patchQueues = new Map<string, PendingPatch[]>();
+  /**
+   * The value each recently read or written session had then, by key. A patch of a session this
+   * process just read compares-and-sets against it at once, one round trip instead of GET then
+   * script; the compare still runs in Redis, so a value changed or removed meanwhile is never
+   * overwritten or brought back: the patch then reads the session and tries again as usual.
+   */
+  readonly #remembered = new Map<string, string>();
 
   constructor(options: RedisStoreOptions) {
     if (typeof options !== "object" || options === null) {
@@ -242,8 +251,30 @@ export class RedisStore implements Store {
   async get(id: string): Promise<SessionRecord | undefined> {
     const key = this.#key(id);
     if (key === undefined) return undefined;
-    const raw = replyText(await this.#send("get", key, ["GET", key]));
-    return raw === null ? undefined : this.#parse(raw, "get");
+    let raw: string | null;
+    try {
+      raw = replyText(await this.#send("get", key, ["GET", key]));
+    } catch (error) {
+      // What this store saw of the session before may be out of date: a patch must read it.
+      this.#remembered.delete(key);
+      throw error;
+    }
+    if (raw === null) {
+      this.#remembered.delete(key);
+      return undefined;
+    }
+    const record = this.#parse(raw, "get");
+    this.#remember(key, raw);
+    return record;
+  }
+
+  #remember(key: string, raw: string): void {
+    const remembered = this.#remembered;
+    // Re-inserted at the end, so the first entry is always the oldest.
+    if (!remembered.delete(key) && remembered.size >= MAX_REMEMBERED) {
+      remembered.delete(remembered.keys().next().value as string);
+    }
+    remembered.set(key, raw);
   }
 
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
@@ -256,6 +287,7 @@ export class RedisStore implements Store {
   async destroy(id: string): Promise<void> {
     const key = this.#key(id);
     if (key === undefined) return;
+    this.#remembered.delete(key);
     const raw = replyText(await this.#script("destroy", [key], TAKE, []));
     if (raw === null) return;
     const user = this.#userOf(raw);
@@ -324,8 +356,12 @@ export class RedisStore implements Store {
   async #patchNow(id: string, key: string, patches: readonly PendingPatch[]): Promise<boolean> {
     // The last request's TTL wins, as if the patches had been written one after the other.
     const ttl = (patches[patches.length - 1] as PendingPatch).ttl;
+    let known = this.#remembered.get(key);
+    this.#remembered.delete(key);
     for (let attempt = 1; ; attempt++) {
-      const raw = replyText(await this.#send("patch", key, ["GET", key]));
+      const raw = known ?? replyText(await this.#send("patch", key, ["GET", key]));
+      const fromMemory = known !== undefined;
+      known = undefined;
       if (raw === null) return false;
       const record = this.#parse(raw, "patch");
       const before = recordUser(record);
@@ -334,12 +370,18 @@ export class RedisStore implements Store {
       const after = recordUser(record);
       const written = await this.#write("patch", id, key, sha1(raw), next, ttl, after);
       if (written === 1) {
+        this.#remember(key, next);
         if (before !== undefined && before !== after) {
           await this.#unindex(before, [[id, sha1(next)]]);
         }
         return true;
       }
       if (written === 0) return false;
+      // The value remembered from an earlier read is out of date: read the session now.
+      if (fromMemory) {
+        attempt--;
+        continue;
+      }
       // Another process wrote the session between our read and our write: merge again on top
       // of what it wrote, so both changes survive. The random pause breaks lockstep retries.
       if (attempt === MAX_WRITE_ATTEMPTS) throw this.#contentionError("patch a session");
@@ -379,6 +421,7 @@ export class RedisStore implements Store {
   async clear(): Promise<void> {
     // Only this store's prefix, sessions and user indexes alike: never FLUSHDB, which would take
     // the app's other data with it.
+    this.#remembered.clear();
     const pattern = `${globEscape(this.prefix)}*`;
     for await (const keys of this.#scan("clear", pattern)) {
       if (this.#redis.cluster) {
