@@ -260,7 +260,9 @@ export class PostgresStore implements Store {
   #tableReady: Promise<void> | undefined;
   #wantsTable: boolean;
   #pruneTimer: NodeJS.Timeout | undefined;
-  #pruning = false;
+  /** The background prune under way, if any. */
+  #pruning: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: PostgresStoreOptions) {
     if (typeof options?.pool?.connect !== "function") {
@@ -419,27 +421,39 @@ export class PostgresStore implements Store {
    * const removed = await store.prune();
    */
   async prune(): Promise<number> {
+    return this.#prune(false);
+  }
+
+  /**
+   * Stops the prune timer, and waits for a background prune under way to end (after its
+   * current batch), so nothing of the store's runs afterwards. The pool is the app's: it stays
+   * open.
+   */
+  async close(): Promise<void> {
+    if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
+    this.#pruneTimer = undefined;
+    this.#closed = true;
+    await this.#pruning;
+  }
+
+  async #prune(background: boolean): Promise<number> {
     let removed = 0;
     for (;;) {
       const { rowCount } = await this.#query("prune", [PRUNE_BATCH]);
       removed += rowCount ?? 0;
-      if ((rowCount ?? 0) < PRUNE_BATCH) return removed;
+      if ((rowCount ?? 0) < PRUNE_BATCH || (background && this.#closed)) return removed;
     }
   }
 
-  /** Stops the prune timer. The pool is the app's: it stays open. */
-  async close(): Promise<void> {
-    if (this.#pruneTimer !== undefined) clearInterval(this.#pruneTimer);
-    this.#pruneTimer = undefined;
-  }
-
   #backgroundPrune(): void {
-    if (this.#pruning) return;
-    this.#pruning = true;
-    this.prune()
-      .catch((error: unknown) => this.#onPruneError(storeError(STORE, "prune", error)))
+    if (this.#pruning !== undefined) return;
+    this.#pruning = this.#prune(true)
+      .then(
+        () => {},
+        (error: unknown) => this.#onPruneError(storeError(STORE, "prune", error)),
+      )
       .finally(() => {
-        this.#pruning = false;
+        this.#pruning = undefined;
       });
   }
 

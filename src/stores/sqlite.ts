@@ -519,6 +519,8 @@ export class SqliteStore implements Store {
       removed += changes;
       if (changes < PRUNE_BATCH) return removed;
       await yieldToLoop();
+      // Closed between two batches: stop here rather than fail on the closed database.
+      if (this.#closed) return removed;
     }
   }
 
