@@ -111,7 +111,7 @@ export function storeJson(storeName: string, operation: string, value: unknown):
   } catch (cause) {
     throw new TesseraError(
       "ERR_SESSION_DATA",
-      `${storeName} could not store the session (${operation}): its data does not survive JSON (a BigInt or a cycle). Keep session values JSON-safe.`,
+      `${storeName} cannot store this session (${operation}): its data does not survive JSON (a BigInt or a cycle). Keep only JSON values in the session.`,
       { cause },
     );
   }

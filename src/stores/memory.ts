@@ -8,6 +8,7 @@ import {
   type SessionRecord,
   type Store,
   storeError,
+  storeJson,
   TesseraError,
 } from "../store/index.js";
 import { Store as StoreBase } from "../store/legacy.js";
@@ -318,7 +319,7 @@ export class MemoryStore extends StoreBase implements Store {
   }
 
   #write(id: string, record: SessionRecord, expiresAt: number, now: number): void {
-    this.#put(id, toJson([expiresAt, record]), userOf(record), now);
+    this.#put(id, storeJson("MemoryStore", "write", [expiresAt, record]), userOf(record), now);
   }
 
   #put(id: string, entry: string, user: string | undefined, now: number): void {
@@ -392,18 +393,6 @@ function expiryOf(entry: string): number {
     ms = ms * 10 + digit;
   }
   return ms;
-}
-
-function toJson(value: unknown): string {
-  try {
-    return JSON.stringify(value);
-  } catch (cause) {
-    throw new TesseraError(
-      "ERR_SESSION_DATA",
-      "MemoryStore cannot store this session: its data does not survive JSON (a BigInt or a circular reference). Keep only JSON values in the session.",
-      { cause },
-    );
-  }
 }
 
 const QUOTE = 34; // "
@@ -492,8 +481,11 @@ function retouched(
     return undefined;
   }
   // JSON.stringify gives `undefined` for what it leaves out of an object (undefined, functions).
-  const cookieJson = toJson(cookie) as string | undefined;
-  const metaJson = meta === undefined ? undefined : (toJson(meta) as string | undefined);
+  const cookieJson = storeJson("MemoryStore", "touch", cookie) as string | undefined;
+  const metaJson =
+    meta === undefined
+      ? undefined
+      : (storeJson("MemoryStore", "touch", meta) as string | undefined);
   if (cookieJson === undefined || (meta !== undefined && metaJson === undefined)) return undefined;
   const head = `[${expiresAt},`;
   if (meta === undefined) {

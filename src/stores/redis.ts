@@ -16,6 +16,7 @@ import {
   isUnavailableError,
   recordUser,
   storeError,
+  storeJson,
 } from "../store/record.js";
 import type { DestroyForUserOptions, SessionPatch, SessionRecord, Store } from "../store/types.js";
 import {
@@ -280,7 +281,7 @@ export class RedisStore implements Store {
   async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
     const ttl = assertTtl(ttlMs);
     const key = this.#keyToWrite(id);
-    const value = this.#stringify(record);
+    const value = storeJson("RedisStore", "write", record);
     await this.#write("set", id, key, "", value, ttl, recordUser(record));
   }
 
@@ -366,7 +367,7 @@ export class RedisStore implements Store {
       const record = this.#parse(raw, "patch");
       const before = recordUser(record);
       for (const { patch } of patches) applyPatch(record, patch);
-      const next = this.#stringify(record);
+      const next = storeJson("RedisStore", "write", record);
       const after = recordUser(record);
       const written = await this.#write("patch", id, key, sha1(raw), next, ttl, after);
       if (written === 1) {
@@ -557,18 +558,6 @@ export class RedisStore implements Store {
       );
     }
     return record as SessionRecord;
-  }
-
-  #stringify(record: SessionRecord): string {
-    try {
-      return JSON.stringify(record);
-    } catch (error) {
-      throw new TesseraError(
-        "ERR_SESSION_DATA",
-        "RedisStore cannot save the session: its data does not survive JSON (a BigInt or a circular reference). Keep only plain JSON values in the session.",
-        { cause: error },
-      );
-    }
   }
 
   /** The user a stored value belongs to; a value that is not a record belongs to no one. */
