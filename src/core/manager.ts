@@ -14,6 +14,7 @@ import { Cookie, type CookieOptions, cookieFromRecord, serializeCookie } from ".
 import { TesseraError } from "./errors.js";
 import {
   checkCookieOptions,
+  hasSecurePrefix,
   type LegacyStore,
   type NormalizedOptions,
   normalizeOptions,
@@ -73,11 +74,6 @@ export function isSecureRequest(req: SessionRequest, proxy: boolean | undefined)
 function isLocalhost(req: SessionRequest): boolean {
   const host = req.headers.host ?? (req.headers[":authority"] as string | undefined) ?? "";
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(host);
-}
-
-/** Cookie names that browsers accept only with the Secure attribute (RFC 6265bis §4.1.3). */
-function hasSecurePrefix(name: string): boolean {
-  return name.startsWith("__Secure-") || name.startsWith("__Host-");
 }
 
 function now(): number {
@@ -151,14 +147,17 @@ class Deadlines {
     }
     // Settled deadlines at the head are done with: drop them rather than wait for the timer.
     const queue = this.queue;
-    let head = this.head;
-    while (head < queue.length && (queue[head] as Deadline).done) head++;
-    if (head > 1024 && head * 2 > queue.length) {
-      this.queue = queue.slice(head);
-      head = 0;
-    }
-    this.head = head;
+    while (this.head < queue.length && (queue[this.head] as Deadline).done) this.head++;
+    this.compact();
     return true;
+  }
+
+  /** Cuts the passed head off the queue once it is most of it, so the array cannot grow forever. */
+  private compact(): void {
+    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
   }
 
   private fire(): void {
@@ -176,10 +175,7 @@ class Deadlines {
       }
       this.head++;
     }
-    if (this.head > 1024 && this.head * 2 > queue.length) {
-      this.queue = queue.slice(this.head);
-      this.head = 0;
-    }
+    this.compact();
     const next = this.queue[this.head];
     if (next !== undefined) this.timer = setTimeout(() => this.fire(), Math.max(next.at - now, 1));
     else {
@@ -206,10 +202,13 @@ export class SessionManager {
   private readonly deadlines: Deadlines | undefined;
   /** Cookies this middleware has verified, so each one's HMAC runs once, not per request. */
   private readonly verified: UnsignCache;
+  /** The cookie's name has a __Secure- or __Host- prefix: browsers keep it only if Secure. */
+  readonly securePrefix: boolean;
 
   constructor(options: SessionOptions, defaultStore: () => Store) {
     this.options = normalizeOptions(options);
     this.verified = new UnsignCache(this.options.secrets);
+    this.securePrefix = hasSecurePrefix(this.options.name);
     if (this.options.storeTimeoutMs > 0)
       this.deadlines = new Deadlines(this.options.storeTimeoutMs);
     const given = options.store;
@@ -713,26 +712,17 @@ class RequestContext implements SessionController {
         changes = undefined;
       }
       if (!this.shouldSetCookie(session, changes)) return;
-      if (!session.cookie.secure && hasSecurePrefix(manager.options.name)) {
-        // secure: 'auto' resolved to false. Browsers drop a __Secure-/__Host- cookie without
-        // Secure; on localhost they accept Secure over plain HTTP, so send it that way there.
-        if (!isLocalhost(this.req)) {
+      if (session.cookie.secure || manager.securePrefix) {
+        // Browsers drop a Secure cookie sent over plain HTTP, and a __Secure-/__Host- one
+        // without Secure; on localhost they accept Secure over plain HTTP.
+        if (!isSecureRequest(this.req, manager.options.proxy) && !isLocalhost(this.req)) {
           warnOnce(
-            "TESSERA_PREFIX_INSECURE",
-            "tessera: the session cookie's name has a __Secure- or __Host- prefix but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise serve the site over HTTPS.",
+            "TESSERA_INSECURE_COOKIE",
+            "tessera: the session cookie must be Secure (cookie.secure, or a __Secure-/__Host- name) but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise use cookie.secure: 'auto' with an unprefixed name, or serve the site over HTTPS.",
           );
           return;
         }
         session.cookie.secure = true;
-      }
-      if (session.cookie.secure && !isSecureRequest(this.req, manager.options.proxy)) {
-        if (!isLocalhost(this.req)) {
-          warnOnce(
-            "TESSERA_INSECURE_COOKIE",
-            "tessera: the session cookie is Secure but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise use cookie.secure: 'auto'.",
-          );
-          return;
-        }
       }
       if (!this.ended) session.cookie.resetMaxAge();
       value = manager.signedCookie(session.id, session.cookie);

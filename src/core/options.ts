@@ -233,6 +233,11 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
   });
 }
 
+/** Cookie names that browsers keep only with the Secure attribute (RFC 6265bis §4.1.3). */
+export function hasSecurePrefix(name: string): boolean {
+  return name.startsWith("__Secure-") || name.startsWith("__Host-");
+}
+
 /**
  * Rules browsers enforce on prefixed cookie names (RFC 6265bis §4.1.3): a cookie they would
  * silently drop is an error at start-up instead.
@@ -263,7 +268,7 @@ export function checkCookieOptions(name: string, cookie: CookieOptions): void {
       'cookie.sameSite "none" needs cookie.secure (true or "auto"): browsers reject it otherwise.',
     );
   }
-  if (name.startsWith("__Secure-") || name.startsWith("__Host-")) {
+  if (hasSecurePrefix(name)) {
     if (cookie.secure !== true && cookie.secure !== "auto") {
       throw optionError(
         `a cookie named ${name.split("-")[0]}-… must be secure: set cookie.secure to true.`,
