@@ -1,7 +1,7 @@
 // Where the test servers are, and what to do when one is missing: on a laptop without Redis or
 // PostgreSQL the suites that need one skip with a loud message; under CI (CI set) a missing
 // server is a failure, because CI machines always have them.
-import { connect } from "node:net";
+import { connect, createServer } from "node:net";
 
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
@@ -45,4 +45,19 @@ export async function needServer(name: "Redis" | "PostgreSQL", url: string): Pro
 /** A name unique to this process and call, for Redis key prefixes and PostgreSQL tables. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now, for a server a test starts. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => {
+        if (typeof address === "object" && address !== null) resolve(address.port);
+        else reject(new Error("no port"));
+      });
+    });
+  });
 }
