@@ -1,9 +1,10 @@
 // Heap bytes per session, express-session's MemoryStore against Tessera's, each measurement in a
 // fresh process (memory-child.ts) so that one store's garbage never counts against the other.
-import { spawn } from "node:child_process";
+
 import { join } from "node:path";
 import type { MemoryChildResult } from "./memory-child.js";
 import { MEMORY_PROFILES, type MemoryLibrary, type MemoryProfile } from "./memory-data.js";
+import { runJsonChild } from "./processes.js";
 
 export interface MemoryCell extends MemoryChildResult {
   bytesPerSession: number;
@@ -44,31 +45,10 @@ function runChild(
     `--sessions=${sessions}`,
   ];
   if (max !== undefined) args.push(`--max=${max}`);
-  const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-    stdout += chunk;
-  });
-  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-    stderr = (stderr + chunk).slice(-4000);
-  });
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
-    child.once("error", reject);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split("\n").pop() ?? "";
-      if (code !== 0 || !line.startsWith("{")) {
-        reject(
-          new Error(
-            `memory measurement of ${library} (${profile}) failed (${signal ?? `code ${code}`}): ${stderr.trim()}`,
-          ),
-        );
-        return;
-      }
-      resolve(JSON.parse(line) as MemoryChildResult);
-    });
+  return runJsonChild<MemoryChildResult>(args, {
+    cwd: root,
+    limitMs: 120_000,
+    what: `memory measurement of ${library} (${profile})`,
   });
 }
 

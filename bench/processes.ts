@@ -146,40 +146,53 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
   ];
   if (options.cookie) args.push("--headers", `cookie:${options.cookie}`);
   args.push(options.url);
-  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
+  // autocannon stops itself after the duration; the limit only guards against a hung process.
+  const limitMs = (options.durationS + 30) * 1000;
+  return runJsonChild<AutocannonJson>(args, { limitMs, what: "autocannon" }).then((json) => ({
+    reqPerSec: json.requests.total / json.duration,
+    latencyP50Ms: json.latency.p50,
+    latencyP99Ms: json.latency.p99,
+    requests: json.requests.total,
+    failures: json.non2xx + json.errors + json.timeouts,
+    durationS: json.duration,
+  }));
+}
+
+/**
+ * Runs `node <args>` and resolves the JSON object on the last line it prints. It fails with
+ * the tail of its stderr when it exits with an error, prints no JSON, or outlives `limitMs`.
+ */
+export function runJsonChild<T>(
+  args: string[],
+  options: { limitMs: number; what: string; cwd?: string },
+): Promise<T> {
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
-  child.stdout.setEncoding("utf8");
-  child.stderr.setEncoding("utf8");
-  child.stdout.on("data", (chunk: string) => {
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
     stdout += chunk;
   });
-  child.stderr.on("data", (chunk: string) => {
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
   });
-  // autocannon stops itself after the duration; this only guards against a hung process.
-  const limitMs = (options.durationS + 30) * 1000;
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.limitMs);
     child.once("error", reject);
     child.once("exit", (code, signal) => {
       clearTimeout(timer);
       const line = stdout.trim().split("\n").pop() ?? "";
       if (code !== 0 || !line.startsWith("{")) {
         reject(
-          new Error(`autocannon failed (${signal ?? `code ${code}`}): ${stderr.trim() || line}`),
+          new Error(
+            `${options.what} failed (${signal ?? `code ${code}`}): ${stderr.trim() || line}`,
+          ),
         );
         return;
       }
-      const json = JSON.parse(line) as AutocannonJson;
-      resolve({
-        reqPerSec: json.requests.total / json.duration,
-        latencyP50Ms: json.latency.p50,
-        latencyP99Ms: json.latency.p99,
-        requests: json.requests.total,
-        failures: json.non2xx + json.errors + json.timeouts,
-        durationS: json.duration,
-      });
+      resolve(JSON.parse(line) as T);
     });
   });
 }
