@@ -31,6 +31,7 @@ import {
   Session,
   type SessionController,
 } from "./session.js";
+import { prepareForProperties } from "./shape.js";
 import { sign, UnsignCache } from "./signing.js";
 
 /** The request as the engine sees it: node's, plus what Express or the app may have added. */
@@ -54,8 +55,7 @@ export type Next = (error?: unknown) => void;
 
 /**
  * Each request's lifecycle, for `store.generate(req)`. A WeakMap rather than a property on the
- * request: Express changes the prototype of every request and response, and V8 then builds new
- * hidden classes for each property added to them, about 2 µs per property and request.
+ * request, so that the request holds only what express-session's API puts on it.
  */
 const contexts = new WeakMap<object, RequestContext>();
 
@@ -283,6 +283,7 @@ export class SessionManager {
       }
     }
 
+    prepareForProperties(req, res);
     req.sessionStore = this.userStore;
     const found = this.readCookie(req);
     const context = new RequestContext(this, req, res, next, cookieOptions, found);
@@ -452,8 +453,8 @@ class RequestContext implements SessionController {
     const realWriteHead = res.writeHead;
     this.realEnd = realEnd;
     const context = this;
-    // Two properties, the fewest that can hold the response and add the cookie: each property
-    // added to a response whose prototype Express changed costs about 2 µs (see `contexts`).
+    // Two properties, the fewest that can hold the response and add the cookie (each one added
+    // to a response costs a little, see `prepareForProperties`).
     // Unnamed on purpose: a compiler that keeps function names (esbuild's keepNames, as tsx
     // runs) would define `name` on each of these per request, a property added to a function
     // every time. Stack traces still call them res.writeHead and res.end.
