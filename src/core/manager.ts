@@ -209,8 +209,6 @@ export class SessionManager {
     this.options = normalizeOptions(options);
     this.verified = new UnsignCache(this.options.secrets);
     this.securePrefix = hasSecurePrefix(this.options.name);
-    if (this.options.storeTimeoutMs > 0)
-      this.deadlines = new Deadlines(this.options.storeTimeoutMs);
     const given = options.store;
     if (
       given !== undefined &&
@@ -222,10 +220,12 @@ export class SessionManager {
       );
     }
     this.userStore = given ?? defaultStore();
-    if (
-      process.env.NODE_ENV === "production" &&
-      (this.userStore as { [IN_PROCESS_STORE]?: boolean })[IN_PROCESS_STORE] === true
-    ) {
+    const inProcess =
+      (this.userStore as { [IN_PROCESS_STORE]?: boolean })[IN_PROCESS_STORE] === true;
+    // A store that answers from this process cannot be unreachable: its calls need no deadline.
+    if (this.options.storeTimeoutMs > 0 && !inProcess)
+      this.deadlines = new Deadlines(this.options.storeTimeoutMs);
+    if (process.env.NODE_ENV === "production" && inProcess) {
       warnOnce(
         "TESSERA_MEMORY_STORE",
         "tessera: the MemoryStore keeps sessions in this process only: they are lost on restart and not shared between instances. In production use SqliteStore (one machine), RedisStore or PostgresStore (several instances).",
@@ -330,6 +330,11 @@ export class SessionManager {
       promise = run();
     } catch (error) {
       promise = Promise.reject(error);
+    }
+    if (this.deadlines === undefined && !started) {
+      return promise.then(undefined, (error: unknown) => {
+        throw storeError(this.storeName, operation, error);
+      });
     }
     // One Promise per call, settled by whichever comes first: the store's answer or the deadline.
     return new Promise<T>((resolve, reject) => {

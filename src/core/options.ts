@@ -59,7 +59,7 @@ export interface SessionOptions {
    * as express-session does. @default 0
    */
   touchAfterMs?: number;
-  /** A store call that takes longer fails with `ERR_STORE_UNAVAILABLE` (HTTP 503). `0` waits forever. @default 5000 */
+  /** A store call that takes longer fails with `ERR_STORE_UNAVAILABLE` (HTTP 503). `0` waits forever. The MemoryStore, which answers from the process itself, is not timed. @default 5000 */
   storeTimeoutMs?: number;
   /** How long the store keeps a session whose cookie has no `maxAge` (a browser-session cookie). @default 86_400_000 (one day) */
   sessionTtlMs?: number;

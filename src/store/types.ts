@@ -110,7 +110,8 @@ export interface DestroyForUserOptions {
 export type StoreCapability = Exclude<keyof Store, "get" | "set" | "destroy" | "touch">;
 
 /**
- * Marks a store that keeps sessions in the app's own process (the MemoryStore): with
- * NODE_ENV=production the engine warns once that they are lost on restart and not shared.
+ * Marks a store that keeps sessions in the app's own process and answers at once (the
+ * MemoryStore): with NODE_ENV=production the engine warns once that they are lost on restart
+ * and not shared, and its calls get no `storeTimeoutMs` deadline, since it cannot be unreachable.
  */
 export const IN_PROCESS_STORE: unique symbol = Symbol.for("tessera.inProcessStore");

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
 import express, { type ErrorRequestHandler, type Express } from "express";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
 import { isTesseraError, type SessionOptions, sign } from "../../src/index.js";
+import { MemoryStore } from "../../src/stores/memory.js";
 import {
   FailingStore,
   failOn,
@@ -267,6 +269,19 @@ describe("session()", () => {
       assert.match(res.body.message, /within 200 ms/);
       // ...and not at the 5 s default: the margin is for a loaded machine.
       assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
+    });
+
+    it("the MemoryStore is not timed: it answers from the process and cannot be unreachable", async () => {
+      // A store marked as in-process whose answer comes after storeTimeoutMs: a timed call
+      // would fail with 503, an untimed one waits for the answer.
+      class SlowMemoryStore extends MemoryStore {
+        override get(id: string) {
+          return delay(150).then(() => super.get(id));
+        }
+      }
+      const agent = request.agent(counter(new SlowMemoryStore() as never, { storeTimeoutMs: 50 }));
+      await agent.get("/count").expect(200, "1");
+      await agent.get("/count").expect(200, "2");
     });
 
     it("unserializable data is an error naming the key, and nothing is written", async () => {
