@@ -8,6 +8,8 @@ import {
   type SessionPatch,
   type SessionRecord,
   type Store,
+  SYNC_ACCESS,
+  type SyncAccess,
 } from "../store/types.js";
 import { channels, publish } from "./channels.js";
 import { Cookie, type CookieOptions, cookieFromRecord, serializeCookie } from "./cookie.js";
@@ -196,7 +198,7 @@ export class SessionManager {
   readonly userStore: Store | LegacyStore;
   /** The same store, speaking the Promise contract. */
   readonly store: Store;
-  private readonly storeName: string;
+  readonly storeName: string;
   private storeReady = true;
   /** The store calls waiting on `storeTimeoutMs`, or `undefined` when it is off. */
   private readonly deadlines: Deadlines | undefined;
@@ -296,18 +298,32 @@ export class SessionManager {
       next();
       return;
     }
+    const sync = this.syncAccess();
+    if (sync !== undefined) {
+      let record: SessionRecord | undefined;
+      try {
+        record = sync.get(found.value);
+      } catch (error) {
+        next(storeError(this.storeName, "get", error));
+        return;
+      }
+      context.loadThenNext(record);
+      return;
+    }
     this.call("get", () => this.store.get(found.value)).then(
-      (record) => {
-        try {
-          context.load(record);
-        } catch (error) {
-          next(error);
-          return;
-        }
-        next();
-      },
+      (record) => context.loadThenNext(record),
       (error: unknown) => next(error),
     );
+  }
+
+  /**
+   * The store's synchronous way in (the MemoryStore's), or `undefined` to go through its
+   * Promises: always so while someone listens to the store's diagnostics channel, which times
+   * each call.
+   */
+  syncAccess(): SyncAccess | undefined {
+    if (channels.store.hasSubscribers) return undefined;
+    return (this.store as { [SYNC_ACCESS]?: SyncAccess })[SYNC_ACCESS];
   }
 
   private readCookie(req: SessionRequest): { value: string; secretIndex: number } | undefined {
@@ -507,6 +523,17 @@ class RequestContext implements SessionController {
     if (ip) meta.ip = ip;
   }
 
+  /** {@link load}, then on to the next middleware, or to the error handler if loading failed. */
+  loadThenNext(record: SessionRecord | undefined): void {
+    try {
+      this.load(record);
+    } catch (error) {
+      this.next(error);
+      return;
+    }
+    this.next();
+  }
+
   /** Turns what the store answered into `req.session`: the stored session, or a fresh one. */
   load(record: SessionRecord | undefined): void {
     const manager = this.manager;
@@ -632,20 +659,30 @@ class RequestContext implements SessionController {
     }
   }
 
-  /** Refreshes the session's expiry in the store, or returns `undefined` when it is not due. */
-  private touch(session: Session): (() => Promise<void>) | undefined {
+  /** Whether an unchanged session's expiry is due to be refreshed in the store. */
+  private touchDue(session: Session): boolean {
+    const meta = session[kState].meta;
+    const touchAfterMs = this.manager.options.touchAfterMs;
+    return touchAfterMs === 0 || now() - (meta.seenAt ?? meta.createdAt) >= touchAfterMs;
+  }
+
+  /** Refreshes the session's expiry in the store: through `sync` when given, at once. */
+  private touch(session: Session, sync?: SyncAccess): Promise<void> | undefined {
     const manager = this.manager;
+    const ttlMs = manager.ttlOf(session);
+    if (ttlMs === 0) return undefined;
     const state = session[kState];
-    const touchAfterMs = manager.options.touchAfterMs;
-    if (touchAfterMs > 0 && now() - (state.meta.seenAt ?? state.meta.createdAt) < touchAfterMs)
-      return undefined;
-    return () => {
-      const ttlMs = manager.ttlOf(session);
-      if (ttlMs === 0) return Promise.resolve();
-      state.meta.seenAt = now();
-      const record = recordOf(session);
+    state.meta.seenAt = now();
+    const record = recordOf(session);
+    if (sync === undefined) {
       return manager.call("touch", () => manager.store.touch(state.id, record, ttlMs));
-    };
+    }
+    try {
+      sync.touch(state.id, record, ttlMs);
+    } catch (error) {
+      throw storeError(manager.storeName, "touch", error);
+    }
+    return undefined;
   }
 
   /** What the end of the response must wait for, or `undefined` when there is nothing to do. */
@@ -665,10 +702,15 @@ class RequestContext implements SessionController {
     if (this.cookieId === session.id) {
       if (!this.idle) {
         // Decide once the writes under way are done: they move `seenAt`.
-        return this.enqueue(() => this.touch(session)?.() ?? Promise.resolve());
+        return this.enqueue(
+          () => (this.touchDue(session) && this.touch(session)) || Promise.resolve(),
+        );
       }
-      const touch = this.touch(session);
-      return touch === undefined ? undefined : this.enqueue(touch);
+      if (!this.touchDue(session)) return undefined;
+      // A store that answers within the call is touched here, and the response ends at once.
+      const sync = manager.syncAccess();
+      if (sync !== undefined) return this.touch(session, sync);
+      return this.enqueue(() => this.touch(session) ?? Promise.resolve());
     }
     return undefined;
   }

@@ -115,3 +115,16 @@ export type StoreCapability = Exclude<keyof Store, "get" | "set" | "destroy" | "
  * and not shared, and its calls get no `storeTimeoutMs` deadline, since it cannot be unreachable.
  */
 export const IN_PROCESS_STORE: unique symbol = Symbol.for("tessera.inProcessStore");
+
+/**
+ * @internal How the engine calls a store that answers within the call (the MemoryStore) without
+ * a Promise per call. The store offers it only while its own `get` and `touch` are in place, so
+ * a subclass or a test double that replaces them is always called through the Promise API.
+ */
+export const SYNC_ACCESS: unique symbol = Symbol.for("tessera.syncAccess");
+
+/** @internal What {@link SYNC_ACCESS} gives: `get` and `touch`, answering or throwing at once. */
+export interface SyncAccess {
+  get(id: string): SessionRecord | undefined;
+  touch(id: string, record: SessionRecord, ttlMs: number): void;
+}

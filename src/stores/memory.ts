@@ -12,6 +12,7 @@ import {
   TesseraError,
 } from "../store/index.js";
 import { Store as StoreBase } from "../store/legacy.js";
+import { SYNC_ACCESS, type SyncAccess } from "../store/types.js";
 
 /** A Node-style callback, as express-session passes to its stores. */
 export type StoreCallback<T = void> = (error: unknown, value?: T) => void;
@@ -116,16 +117,30 @@ export class MemoryStore extends StoreBase implements Store {
   }
 
   get(id: string, callback?: StoreCallback<SessionRecord | undefined>) {
-    return settle("get", callback, () => {
-      const entry = this.#live(id, this.#now());
-      if (entry === undefined) return undefined;
-      if (this.#max !== Number.POSITIVE_INFINITY) {
-        // Move to the end: the map's order is the LRU order that eviction follows.
-        this.#sessions.delete(id);
-        this.#sessions.set(ownString(id), entry);
-      }
-      return parseRecord(entry);
-    });
+    return settle("get", callback, () => this.#get(id));
+  }
+
+  /** @internal The engine's way in, without a Promise per call (see {@link SYNC_ACCESS}). */
+  get [SYNC_ACCESS](): SyncAccess | undefined {
+    return this.get === MemoryStore.prototype.get && this.touch === MemoryStore.prototype.touch
+      ? this.#sync
+      : undefined;
+  }
+
+  readonly #sync: SyncAccess = {
+    get: (id) => this.#get(id),
+    touch: (id, record, ttlMs) => this.#touch(id, record, ttlMs),
+  };
+
+  #get(id: string): SessionRecord | undefined {
+    const entry = this.#live(id, this.#now());
+    if (entry === undefined) return undefined;
+    if (this.#max !== Number.POSITIVE_INFINITY) {
+      // Move to the end: the map's order is the LRU order that eviction follows.
+      this.#sessions.delete(id);
+      this.#sessions.set(ownString(id), entry);
+    }
+    return parseRecord(entry);
   }
 
   /**
@@ -165,23 +180,28 @@ export class MemoryStore extends StoreBase implements Store {
     callback?: StoreCallback,
   ): Promise<void> {
     const [ttl, done] = typeof ttlMs === "function" ? [undefined, ttlMs] : [ttlMs, callback];
-    return settle("touch", done, () => {
-      const now = this.#now();
-      const entry = this.#live(id, now);
-      if (entry === undefined) return;
-      const expiresAt = this.#expiry(record, ttl, now);
-      if (expiresAt <= now) return this.#remove(id);
-      const meta = record[META_KEY];
-      const touched = retouched(entry, expiresAt, record.cookie, meta);
-      if (touched !== undefined) {
-        this.#put(id, touched, meta === undefined ? this.#userOf.get(id) : userOf(record), now);
-        return;
-      }
-      const stored = parseRecord(entry);
-      stored.cookie = record.cookie;
-      if (meta !== undefined) stored[META_KEY] = meta;
-      this.#write(id, stored, expiresAt, now);
-    });
+    return settle("touch", done, () => this.#touch(id, record, ttl));
+  }
+
+  #touch(id: string, record: SessionRecord, ttl: number | undefined): void {
+    const now = this.#now();
+    const entry = this.#live(id, now);
+    if (entry === undefined) return;
+    const expiresAt = this.#expiry(record, ttl, now);
+    if (expiresAt <= now) {
+      this.#remove(id);
+      return;
+    }
+    const meta = record[META_KEY];
+    const touched = retouched(entry, expiresAt, record.cookie, meta);
+    if (touched !== undefined) {
+      this.#put(id, touched, meta === undefined ? this.#userOf.get(id) : userOf(record), now);
+      return;
+    }
+    const stored = parseRecord(entry);
+    stored.cookie = record.cookie;
+    if (meta !== undefined) stored[META_KEY] = meta;
+    this.#write(id, stored, expiresAt, now);
   }
 
   patch(
