@@ -6,11 +6,12 @@ import express from "express";
 import request from "supertest";
 import { isTesseraError } from "../../src/core/errors.js";
 import { session } from "../../src/express/index.js";
-import { type SessionRecord, SYNC_ACCESS } from "../../src/store/types.js";
+import type { SessionRecord } from "../../src/store/types.js";
 import { runScript } from "../../src/store-conformance/child.js";
 import { pollUntil } from "../../src/store-conformance/waiting.js";
 import { MemoryStore, type StoreCallback } from "../../src/stores/memory.js";
 import { SECRET } from "../helpers/http.js";
+import { describeSyncAccess } from "../helpers/sync-access.js";
 
 const fixture = (name: string) =>
   fileURLToPath(new URL(`../fixtures/stores/${name}`, import.meta.url));
@@ -42,32 +43,23 @@ function viaCallback<T>(
   });
 }
 
-/**
- * An app that counts visits on `/` and reads the count on `/read` (the session unchanged, so it
- * is touched), answering errors as JSON; `onRequest` runs in each route before it answers.
- */
-function counterApp(store: MemoryStore, onRequest: (req: express.Request) => void = () => {}) {
-  const app = express();
-  app.use(session({ secret: SECRET, store, resave: false, saveUninitialized: false }));
-  app.get("/", (req, res) => {
-    onRequest(req);
-    req.session.views = ((req.session.views as number | undefined) ?? 0) + 1;
-    res.send(String(req.session.views));
-  });
-  app.get("/read", (req, res) => {
-    onRequest(req);
-    res.send(String(req.session.views ?? 0));
-  });
-  app.use(((error, _req, res, _next) => {
-    res.status(500).json({ code: error.code, message: error.message });
-  }) as express.ErrorRequestHandler);
-  return app;
-}
+/** What makes each store made by `breakableStore` fail from then on. */
+const breakers = new WeakMap<MemoryStore, () => void>();
 
-async function idsOf(store: MemoryStore): Promise<string[]> {
-  const ids: string[] = [];
-  for await (const id of store.ids()) ids.push(id);
-  return ids;
+/** A MemoryStore whose clock can be made to throw, so that every later call fails. */
+function breakableStore(): MemoryStore {
+  let broken = false;
+  const store = new MemoryStore({
+    sweepIntervalMs: 0,
+    now: () => {
+      if (broken) throw new Error("the clock stopped");
+      return Date.now();
+    },
+  });
+  breakers.set(store, () => {
+    broken = true;
+  });
+  return store;
 }
 
 /** Runs a fixture under `node --expose-gc` and parses the JSON line it prints. */
@@ -352,59 +344,17 @@ describe("MemoryStore", () => {
     });
   });
 
-  describe("the engine's synchronous way in", () => {
-    it("is offered only while get and touch are MemoryStore's own", () => {
-      assert.ok(new MemoryStore({ sweepIntervalMs: 0 })[SYNC_ACCESS]);
+  describeSyncAccess({
+    make: breakableStore,
+    makeSubclass: () => {
       class Subclass extends MemoryStore {
         override get(id: string) {
           return super.get(id);
         }
       }
-      assert.equal(new Subclass({ sweepIntervalMs: 0 })[SYNC_ACCESS], undefined);
-      const patched = new MemoryStore({ sweepIntervalMs: 0 });
-      patched.touch = (id, record, ttlMs) =>
-        MemoryStore.prototype.touch.call(patched, id, record, ttlMs);
-      assert.equal(patched[SYNC_ACCESS], undefined);
-    });
-
-    it("gives way to a get replaced on the instance: the middleware calls the replacement", async () => {
-      const store = new MemoryStore({ sweepIntervalMs: 0 });
-      const ids: string[] = [];
-      store.get = (id: string) => {
-        ids.push(id);
-        return MemoryStore.prototype.get.call(store, id);
-      };
-      const agent = request.agent(counterApp(store));
-      await agent.get("/").expect(200, "1");
-      await agent.get("/").expect(200, "2");
-      assert.equal(ids.length, 1, "the second request read its session through the replacement");
-      assert.deepEqual(await idsOf(store), ids);
-    });
-
-    for (const operation of ["get", "touch"] as const) {
-      it(`turns a failure inside ${operation} into ERR_STORE for the error handler, naming no id`, async () => {
-        let broken = false;
-        const store = new MemoryStore({
-          sweepIntervalMs: 0,
-          now: () => {
-            if (broken) throw new Error("the clock stopped");
-            return Date.now();
-          },
-        });
-        const app = counterApp(store, (req) => {
-          // Breaks the store after the session was read: only the touch at the end fails.
-          if (operation === "touch" && req.path === "/read") broken = true;
-        });
-        const agent = request.agent(app);
-        await agent.get("/").expect(200, "1");
-        const [id] = await idsOf(store);
-        broken = operation === "get";
-        const res = await agent.get("/read").expect(500);
-        assert.equal(res.body.code, "ERR_STORE");
-        assert.match(res.body.message, new RegExp(`MemoryStore.*\\b${operation}\\b`));
-        assert.ok(!res.body.message.includes(id as string));
-      });
-    }
+      return new Subclass({ sweepIntervalMs: 0 });
+    },
+    breakStore: (store) => breakers.get(store)?.(),
   });
 
   describe("max", () => {
