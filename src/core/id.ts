@@ -25,3 +25,12 @@ export function generateId(): string {
   offset += ID_BYTES;
   return id;
 }
+
+/**
+ * A copy of an id (or a signed cookie value) that owns its characters. A value cut from a
+ * Cookie header is a slice that keeps the whole header alive; held as a map key, it would keep
+ * one header per entry.
+ */
+export function ownString(text: string): string {
+  return JSON.parse(JSON.stringify(text)) as string;
+}

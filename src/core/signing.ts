@@ -1,4 +1,5 @@
 import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import { ownString } from "./id.js";
 
 // A secret as a KeyObject is imported once instead of on every HMAC, which makes each
 // signature about a fifth cheaper. Secrets come from the app's options, so few are ever seen;
@@ -103,8 +104,4 @@ export class UnsignCache {
     verified.set(ownString(signed), entry);
     return entry;
   }
-}
-
-function ownString(text: string): string {
-  return JSON.parse(JSON.stringify(text)) as string;
 }

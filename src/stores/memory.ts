@@ -1,3 +1,4 @@
+import { ownString } from "../core/id.js";
 import {
   applyPatch,
   assertTtl,
@@ -527,14 +528,6 @@ function parseRecord(entry: string): SessionRecord {
 function userOf(record: SessionRecord): string | undefined {
   const user = record[META_KEY]?.user;
   return typeof user === "string" ? user : undefined;
-}
-
-/**
- * A copy of the id that owns its characters. An id cut from a Cookie header is a slice that
- * keeps the whole header alive; held as a map key, it would keep one header per session.
- */
-function ownString(id: string): string {
-  return JSON.parse(JSON.stringify(id)) as string;
 }
 
 /**
