@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { describe, it } from "node:test";
 import { generateId, ID_BYTES } from "../../src/core/id.js";
 import { sign, unsign } from "../../src/core/signing.js";
-import { ID, OLD_SECRET, SECRET } from "../helpers/http.js";
+import { ID, OLD_SECRET, SECRET, TAMPERED } from "../helpers/http.js";
 
 // cookie-signature is what express-session signs with; our output must be byte-identical.
 const require = createRequire(import.meta.url);
@@ -27,17 +27,7 @@ describe("signing", () => {
   });
 
   describe("rejects", () => {
-    const signed = sign(ID, SECRET);
-    const cases: [string, string][] = [
-      ["an unknown secret", sign(ID, "another secret entirely")],
-      ["a truncated signature", signed.slice(0, -1)],
-      ["an extended signature", `${signed}A`],
-      ["a changed value", `X${signed.slice(1)}`],
-      ["no dot", ID],
-      ["an empty value", `.${signed.split(".")[1]}`],
-      ["an empty string", ""],
-    ];
-    for (const [what, input] of cases) {
+    for (const [what, input] of TAMPERED) {
       it(what, () => assert.equal(unsign(input, [SECRET]), undefined));
     }
   });

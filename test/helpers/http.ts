@@ -10,6 +10,18 @@ export const ID = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 /** `ID` signed with `SECRET`, as it travels in a Cookie header. */
 export const SIGNED = `s:${sign(ID, SECRET)}`;
 
+/** `ID` signed with `SECRET`, then altered in each way a forged cookie can differ: none verifies. */
+export const TAMPERED: readonly [what: string, signed: string][] = ((signed) => [
+  ["another secret's signature", sign(ID, "another secret entirely, thirty-two+")],
+  ["a truncated signature", signed.slice(0, -1)],
+  ["an extended signature", `${signed}A`],
+  ["a changed value", `X${signed.slice(1)}`],
+  ["a changed signature", `${signed.slice(0, -1)}${signed.endsWith("A") ? "B" : "A"}`],
+  ["no dot", ID],
+  ["an empty value", `.${signed.split(".")[1]}`],
+  ["an empty string", ""],
+])(sign(ID, SECRET));
+
 export function setCookies(res: Response): string[] {
   const header = res.headers["set-cookie"] as string[] | string | undefined;
   if (header === undefined) return [];
