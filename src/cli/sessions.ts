@@ -59,7 +59,7 @@ function rowOf(id: string, record: SessionRecord): SessionRow {
 
 function expiresOf(record: SessionRecord): number | undefined {
   const expires = record.cookie?.expires;
-  if (expires === null || expires === undefined) return undefined;
+  if (!expires) return undefined;
   const ms = new Date(expires).getTime();
   return Number.isNaN(ms) ? undefined : ms;
 }

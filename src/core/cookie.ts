@@ -1,13 +1,21 @@
 import type { CookieRecord } from "../store/types.js";
+import { warnOnce } from "./warnings.js";
 
 export type SameSite = boolean | "lax" | "strict" | "none";
 
 /** Options of the session cookie, as express-session 1.19 takes them. */
 export interface CookieOptions {
-  /** Lifetime in ms from each response that sets the cookie. `null` makes a browser-session cookie. @default null */
-  maxAge?: number | null;
-  /** A fixed expiry. Prefer `maxAge`; when both are given the last one set wins, as in express-session. */
-  expires?: Date | null;
+  /**
+   * Lifetime in ms from each response that sets the cookie. `null` (or `false`) makes a
+   * browser-session cookie. A `Date` is taken as `expires`, as express-session does (deprecated).
+   * @default null
+   */
+  maxAge?: number | Date | null | false;
+  /**
+   * A fixed expiry. Prefer `maxAge`; when both are given the last one set wins, as in
+   * express-session. `null` or `false` makes a browser-session cookie.
+   */
+  expires?: Date | null | false;
   /** Keeps the cookie out of `document.cookie`. @default true */
   httpOnly?: boolean;
   /** Send only over HTTPS. `"auto"` follows the request (see the `proxy` option). @default false */
@@ -29,7 +37,7 @@ export interface CookieData {
   originalMaxAge: number | null;
   partitioned: boolean | undefined;
   priority: "low" | "medium" | "high" | undefined;
-  expires: Date | null | undefined;
+  expires: Date | null | false | undefined;
   secure: boolean | undefined;
   httpOnly: boolean;
   domain: string | undefined;
@@ -50,20 +58,20 @@ export class Cookie {
   partitioned: boolean | undefined;
   priority: "low" | "medium" | "high" | undefined;
   originalMaxAge: number | null = null;
-  private _expires: Date | null | undefined;
+  private _expires: Date | null | false | undefined;
 
   constructor(options?: CookieOptions | CookieRecord) {
     this.maxAge = null;
     if (options) {
       if (typeof options !== "object") {
-        throw new TypeError("tessera: cookie options must be an object");
+        // express-session's words, which apps and their tests may match.
+        throw new TypeError("tessera: argument options must be a object");
       }
-      // Same order of assignment as express-session: own keys in order, so `expires` and
-      // `maxAge` given together resolve the same way.
-      for (const key of Object.keys(options) as (keyof CookieOptions & keyof this)[]) {
-        if ((key as string) === "data") continue;
-        const value = (options as Record<string, unknown>)[key];
-        (this as Record<string, unknown>)[key] = value;
+      // Same order of assignment as express-session: its keys in order (inherited ones too, as
+      // its for...in takes them), so `expires` and `maxAge` given together resolve the same way.
+      for (const key in options) {
+        if (key === "data") continue;
+        (this as Record<string, unknown>)[key] = (options as Record<string, unknown>)[key];
       }
     }
     if (this.originalMaxAge === undefined || this.originalMaxAge === null) {
@@ -71,19 +79,29 @@ export class Cookie {
     }
   }
 
-  set expires(date: Date | null | undefined) {
+  set expires(date: Date | null | false | undefined) {
     this._expires = date;
     this.originalMaxAge = this.maxAge;
   }
 
-  get expires(): Date | null | undefined {
+  get expires(): Date | null | false | undefined {
     return this._expires;
   }
 
-  /** Milliseconds left, or `null` for a browser-session cookie. Setting it moves `expires`. */
-  set maxAge(ms: number | null | undefined) {
-    if (ms !== null && ms !== undefined && typeof ms !== "number") {
-      throw new TypeError("tessera: cookie.maxAge must be a number of milliseconds or null");
+  /**
+   * Milliseconds left, or `null` for a browser-session cookie. Setting it moves `expires`; a
+   * `Date` is taken as the expiry itself (express-session's deprecated form), and `false` or
+   * `null` make a browser-session cookie.
+   */
+  set maxAge(ms: number | Date | null | false | undefined) {
+    if (ms && typeof ms !== "number" && !(ms instanceof Date)) {
+      throw new TypeError("tessera: maxAge must be a number or Date");
+    }
+    if (ms instanceof Date) {
+      warnOnce(
+        "TESSERA_MAXAGE_DATE",
+        "tessera: maxAge as Date; pass number of milliseconds instead",
+      );
     }
     this.expires = typeof ms === "number" ? new Date(Date.now() + ms) : ms;
     // express-session recomputes this from `expires - Date.now()`, which loses a millisecond
@@ -93,7 +111,10 @@ export class Cookie {
 
   get maxAge(): number | null {
     const expires = this._expires;
-    return expires instanceof Date ? expires.getTime() - Date.now() : (expires ?? null);
+    // express-session answers `expires` itself when it is not a Date: null, false or undefined.
+    return expires instanceof Date
+      ? expires.getTime() - Date.now()
+      : ((expires as unknown as number | null | undefined) ?? null);
   }
 
   get data(): CookieData {
@@ -135,8 +156,17 @@ const DOMAIN =
   /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const PATH = /^[\u0020-\u003A\u003D-\u007E]*$/;
 
-function invalid(what: string, value: unknown): TypeError {
-  return new TypeError(`tessera: cookie ${what} is invalid: ${String(value)}`);
+/**
+ * The `cookie` package's own error, word for word (`option expires is invalid`): express-session
+ * passes it to `next`, and apps and their tests match on it. It names the attribute, never the
+ * value, which may be the session cookie.
+ */
+function invalid(what: string, _value: unknown): TypeError {
+  return new TypeError(
+    what === "name" || what === "value"
+      ? `argument ${what === "value" ? "val" : what} is invalid`
+      : `option ${what} is invalid`,
+  );
 }
 
 /** The `Set-Cookie` value for `name=value` with express-session's stored attributes. */

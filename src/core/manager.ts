@@ -1,6 +1,14 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseCookieHeader } from "cookie";
-import { type CallbackStore, registerSessionFactory, toStore } from "../store/legacy.js";
+import {
+  type CallbackStore,
+  invoke,
+  isMissing,
+  isTesseraStore,
+  type LegacyMethod,
+  registerSessionFactory,
+  toStore,
+} from "../store/legacy.js";
 import { storeError } from "../store/record.js";
 import {
   IN_PROCESS_STORE,
@@ -23,18 +31,20 @@ import {
   type SessionOptions,
   warnOnce,
 } from "./options.js";
+import { headersSentError, writeHeadWithCookie } from "./response.js";
 import {
   changesOf,
   fullPatchOf,
   kState,
   markStored,
+  notRenewed,
   type RegenerateOptions,
   recordOf,
   Session,
   type SessionController,
 } from "./session.js";
 import { prepareForProperties } from "./shape.js";
-import { sign, UnsignCache } from "./signing.js";
+import { type Secret, sign, UnsignCache, unsign } from "./signing.js";
 
 /** The request as the engine sees it: node's, plus what Express or the app may have added. */
 export interface SessionRequest extends IncomingMessage {
@@ -43,6 +53,11 @@ export interface SessionRequest extends IncomingMessage {
   sessionStore?: Store | LegacyStore;
   originalUrl?: string;
   secure?: boolean;
+  /** cookie-parser's secret, used when `session()` was given none (as express-session does). */
+  secret?: unknown;
+  /** cookie-parser's parsed cookies, read when the Cookie header does not carry the session. */
+  cookies?: Record<string, unknown>;
+  signedCookies?: Record<string, unknown>;
 }
 
 /** The response as the engine sees it: node:http's, or node:http2's compatibility response. */
@@ -72,7 +87,10 @@ export function isSecureRequest(req: SessionRequest, proxy: boolean | undefined)
   return (comma === -1 ? value : value.slice(0, comma)).trim().toLowerCase() === "https";
 }
 
-/** Browsers treat http://localhost as a secure context and keep Secure cookies from it. */
+/**
+ * Browsers treat http://localhost as a secure context and keep Secure cookies from it: the
+ * `localhostIsSecure` option sends them there.
+ */
 function isLocalhost(req: SessionRequest): boolean {
   const host = req.headers.host ?? (req.headers[":authority"] as string | undefined) ?? "";
   return /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?$/i.test(host);
@@ -91,11 +109,49 @@ function isRecord(value: unknown): value is SessionRecord {
   );
 }
 
-function expiresAt(record: SessionRecord): number | undefined {
-  const { expires } = record.cookie;
-  if (expires === undefined || expires === null) return undefined;
-  const time = expires instanceof Date ? expires.getTime() : Date.parse(expires);
-  return Number.isNaN(time) ? undefined : time;
+function isSecretValue(value: unknown): value is Secret {
+  return (
+    (typeof value === "string" && value !== "") || (Buffer.isBuffer(value) && value.length > 0)
+  );
+}
+
+/**
+ * Ids destroyed by this process, per store, remembered for a while. A store written for
+ * express-session has no conditional write: a slow request that loaded a session before another
+ * request destroyed it (a logout) would bring it back with its `set`. The engine refuses that
+ * write when the id is here. Ids are 256 random bits, so remembering one never blocks another.
+ */
+class Tombstones {
+  private readonly ids = new Map<string, number>();
+  constructor(
+    private readonly keepMs: number,
+    private readonly max: number,
+  ) {}
+
+  add(id: string): void {
+    const ids = this.ids;
+    if (ids.size >= this.max) ids.delete(ids.keys().next().value as string);
+    ids.set(id, now() + this.keepMs);
+  }
+
+  has(id: string): boolean {
+    const until = this.ids.get(id);
+    if (until === undefined) return false;
+    if (until > now()) return true;
+    this.ids.delete(id);
+    return false;
+  }
+}
+
+const tombstonesByStore = new WeakMap<object, Tombstones>();
+
+function tombstonesOf(store: object): Tombstones {
+  let tombstones = tombstonesByStore.get(store);
+  if (tombstones === undefined) {
+    tombstones = new Tombstones(3_600_000, 100_000);
+    tombstonesByStore.set(store, tombstones);
+  }
+  return tombstones;
 }
 
 /** A store call waiting for its answer or its deadline. */
@@ -106,6 +162,10 @@ interface Deadline {
 }
 
 function answered(): void {}
+
+function noValue(): undefined {
+  return undefined;
+}
 
 /**
  * The deadlines of pending store calls, served by one timer. Every call gets the same timeout,
@@ -206,6 +266,15 @@ export class SessionManager {
   private readonly verified: UnsignCache;
   /** The cookie's name has a __Secure- or __Host- prefix: browsers keep it only if Secure. */
   readonly securePrefix: boolean;
+  /** The store speaks Tessera's contract (else it is wrapped, as written for express-session). */
+  readonly native: boolean;
+  /** Ids this process destroyed, for a store that cannot refuse to write a destroyed session. */
+  readonly tombstones: Tombstones | undefined;
+  /**
+   * The store's methods that its class defines on each instance (arrow-function fields), as
+   * they were when the middleware was made: those are the store's own, not replacements.
+   */
+  private readonly fieldMethods = new Map<string, unknown>();
 
   constructor(options: SessionOptions, defaultStore: () => Store) {
     this.options = normalizeOptions(options);
@@ -234,6 +303,17 @@ export class SessionManager {
       );
     }
     this.store = toStore(this.userStore as Store | CallbackStore);
+    this.native = isTesseraStore(this.userStore);
+    if (!this.native) this.tombstones = tombstonesOf(this.userStore);
+    else {
+      const store = this.userStore as unknown as Record<string, unknown>;
+      const proto = Object.getPrototypeOf(store) as Record<string, unknown> | null;
+      for (const name of ["get", "set", "destroy", "touch"]) {
+        if (Object.hasOwn(store, name) && typeof proto?.[name] !== "function") {
+          this.fieldMethods.set(name, store[name]);
+        }
+      }
+    }
     this.storeName = this.userStore.constructor?.name ?? "the session store";
     const emitter = this.userStore as { on?: (event: string, listener: () => void) => unknown };
     if (typeof emitter.on === "function") {
@@ -285,16 +365,37 @@ export class SessionManager {
       }
     }
 
+    let secrets = options.secrets;
+    if (secrets.length === 0) {
+      // express-session's fallback: cookie-parser's secret, when session() was given none.
+      const secret = req.secret;
+      if (!isSecretValue(secret)) {
+        next(
+          new TesseraError(
+            "ERR_OPTION",
+            "secret option required for sessions: pass session({ secret }) (or a secret to cookie-parser before it).",
+          ),
+        );
+        return;
+      }
+      secrets = [secret];
+    }
+
     prepareForProperties(req, res);
     req.sessionStore = this.userStore;
-    const found = this.readCookie(req);
-    const context = new RequestContext(this, req, res, next, cookieOptions, found);
+    const found = this.readCookie(req, secrets);
+    const context = new RequestContext(this, req, res, next, cookieOptions, found, secrets);
     req.sessionID = found?.value;
     contexts.set(req, context);
     context.hook();
 
     if (found === undefined) {
-      context.generate();
+      try {
+        context.generate(true);
+      } catch (error) {
+        next(error);
+        return;
+      }
       next();
       return;
     }
@@ -310,10 +411,82 @@ export class SessionManager {
       context.loadThenNext(record);
       return;
     }
-    this.call("get", () => this.store.get(found.value)).then(
+    this.get(found.value).then(
       (record) => context.loadThenNext(record),
       (error: unknown) => next(error),
     );
+  }
+
+  /**
+   * A store method the app replaced on a Tessera store's instance (`store.set = function (sid,
+   * sess, cb) {...}`, as test doubles and instrumentation do): it is called the way
+   * express-session calls it, and what it answers is what happens.
+   */
+  private replaced(name: "get" | "set" | "destroy" | "touch"): LegacyMethod | undefined {
+    if (!this.native) return undefined;
+    const store = this.userStore as unknown as Record<string, unknown>;
+    if (!Object.hasOwn(store, name)) return undefined;
+    const method = store[name];
+    if (typeof method !== "function" || method === this.fieldMethods.get(name)) return undefined;
+    return method as LegacyMethod;
+  }
+
+  get(id: string): Promise<SessionRecord | undefined> {
+    const replaced = this.replaced("get");
+    if (replaced === undefined) return this.call("get", () => this.store.get(id), !this.native);
+    return this.call(
+      "get",
+      () =>
+        invoke(this.userStore, replaced, [id]).then(
+          (record) => (record ? (record as SessionRecord) : undefined),
+          (error: unknown) => {
+            if (isMissing(error)) return undefined;
+            throw error;
+          },
+        ),
+      true,
+    );
+  }
+
+  set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    const replaced = this.replaced("set");
+    if (replaced === undefined) {
+      return this.call("set", () => this.store.set(id, record, ttlMs), !this.native);
+    }
+    return this.call(
+      "set",
+      () => invoke(this.userStore, replaced, [id, record]).then(noValue),
+      true,
+    );
+  }
+
+  destroy(id: string): Promise<void> {
+    this.tombstones?.add(id);
+    const replaced = this.replaced("destroy");
+    if (replaced === undefined) {
+      return this.call("destroy", () => this.store.destroy(id), !this.native);
+    }
+    return this.call("destroy", () => invoke(this.userStore, replaced, [id]).then(noValue), true);
+  }
+
+  touch(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+    const replaced = this.replaced("touch");
+    if (replaced === undefined) {
+      return this.call("touch", () => this.store.touch(id, record, ttlMs), !this.native);
+    }
+    return this.call(
+      "touch",
+      () => invoke(this.userStore, replaced, [id, record]).then(noValue),
+      true,
+    );
+  }
+
+  /** The store's `patch`, unless the app replaced its `set`: then every write goes through that. */
+  patcher(): NonNullable<Store["patch"]> | undefined {
+    const patch = this.store.patch;
+    return typeof patch === "function" && this.replaced("set") === undefined
+      ? patch.bind(this.store)
+      : undefined;
   }
 
   /**
@@ -326,20 +499,61 @@ export class SessionManager {
     return (this.store as { [SYNC_ACCESS]?: SyncAccess })[SYNC_ACCESS];
   }
 
-  private readCookie(req: SessionRequest): { value: string; secretIndex: number } | undefined {
+  /**
+   * The verified session id the request carries: from the Cookie header, or else, as
+   * express-session reads them, from cookie-parser's `req.signedCookies` and `req.cookies`.
+   * Unsigned, tampered or foreign cookies are not errors: the visitor gets a fresh session.
+   */
+  private readCookie(
+    req: SessionRequest,
+    secrets: readonly Secret[],
+  ): { value: string; secretIndex: number } | undefined {
+    const name = this.options.name;
     const header = req.headers.cookie;
-    if (!header) return undefined;
-    const raw = parseCookieHeader(header)[this.options.name];
-    // Unsigned, tampered or foreign cookies are not errors: the visitor gets a fresh session.
+    if (header) {
+      const found = this.unsignCookie(parseCookieHeader(header)[name], secrets);
+      if (found !== undefined) return found;
+    }
+    const signed = req.signedCookies?.[name];
+    if (typeof signed === "string" && signed !== "") {
+      warnOnce(
+        "TESSERA_COOKIE_PARSER",
+        "tessera: cookie should be available in req.headers.cookie",
+      );
+      return { value: signed, secretIndex: 0 };
+    }
+    const parsed = req.cookies?.[name];
+    if (typeof parsed === "string") {
+      const found = this.unsignCookie(parsed, secrets);
+      if (found !== undefined) {
+        warnOnce(
+          "TESSERA_COOKIE_PARSER",
+          "tessera: cookie should be available in req.headers.cookie",
+        );
+      }
+      return found;
+    }
+    return undefined;
+  }
+
+  private unsignCookie(
+    raw: string | undefined,
+    secrets: readonly Secret[],
+  ): { value: string; secretIndex: number } | undefined {
     if (raw === undefined || !raw.startsWith("s:")) return undefined;
-    return this.verified.unsign(raw.slice(2));
+    // The cache belongs to the configured secrets; cookie-parser's req.secret is checked as is.
+    return secrets === this.options.secrets
+      ? this.verified.unsign(raw.slice(2))
+      : unsign(raw.slice(2), secrets);
   }
 
   /**
    * Runs one store call with the configured timeout, timing it for diagnostics_channel, and
-   * turns any failure into a `TesseraError` that names neither the session nor its data.
+   * turns any failure into a `TesseraError` that names neither the session nor its data, except
+   * with `raw`: a store written for express-session (or a method replaced on a store) fails with
+   * its own error, as under express-session.
    */
-  call<T>(operation: string, run: () => Promise<T>): Promise<T> {
+  call<T>(operation: string, run: () => Promise<T>, raw = false): Promise<T> {
     const started = channels.store.hasSubscribers ? performance.now() : 0;
     let promise: Promise<T>;
     try {
@@ -349,7 +563,7 @@ export class SessionManager {
     }
     if (this.deadlines === undefined && !started) {
       return promise.then(undefined, (error: unknown) => {
-        throw storeError(this.storeName, operation, error);
+        throw raw ? error : storeError(this.storeName, operation, error);
       });
     }
     // One Promise per call, settled by whichever comes first: the store's answer or the deadline.
@@ -373,7 +587,7 @@ export class SessionManager {
         },
         (error: unknown) => {
           if (deadline !== undefined && !this.deadlines?.settle(deadline)) return;
-          const wrapped = storeError(this.storeName, operation, error);
+          const wrapped = raw ? error : storeError(this.storeName, operation, error);
           if (started) {
             publish(channels.store, {
               operation,
@@ -385,6 +599,20 @@ export class SessionManager {
         },
       );
     });
+  }
+
+  /**
+   * Touches rewrite the record: the store was written for express-session, so its touch keeps
+   * only its own expiry, and the idle timeout is read from the record's last-seen time.
+   */
+  get touchRewrites(): boolean {
+    return !this.native && this.options.idleTimeoutMs > 0;
+  }
+
+  /** The session has lived longer than `absoluteTimeoutMs`. */
+  pastAbsoluteTimeout(session: Session): boolean {
+    const { absoluteTimeoutMs } = this.options;
+    return absoluteTimeoutMs > 0 && session[kState].meta.createdAt + absoluteTimeoutMs <= now();
   }
 
   /** How long the store should keep the session from now, or 0 when it has already expired. */
@@ -400,33 +628,59 @@ export class SessionManager {
   }
 
   /**
-   * Why a stored session must not be used any more, or `undefined` while it is alive. The idle
-   * timeout needs no check here: it is the TTL the store keeps, renewed by every write and touch.
+   * Why a stored session must not be used any more, or `undefined` while it is alive.
+   *
+   * The cookie's stored expiry is not checked: the store's own expiry is the authority, as under
+   * express-session. Stores written for it (connect-redis, connect-pg-simple, ...) move only
+   * their own expiry on `touch`, so a stored `cookie.expires` can be long past for a session in
+   * use with `rolling`. A Tessera store keeps the idle timeout as the TTL of every write and
+   * touch; a store written for express-session ignores that TTL, so there the last-seen time in
+   * the record decides, and touches of such a store rewrite the record (see `touch`).
    */
-  expiredBecause(record: SessionRecord, meta: SessionMeta | undefined): string | undefined {
+  expiredBecause(meta: SessionMeta | undefined): string | undefined {
+    if (meta === undefined || typeof meta !== "object") return undefined;
+    const { absoluteTimeoutMs, idleTimeoutMs } = this.options;
     const time = now();
-    const expires = expiresAt(record);
-    if (expires !== undefined && expires <= time) return "cookie";
-    const { absoluteTimeoutMs } = this.options;
-    if (absoluteTimeoutMs > 0 && meta !== undefined && meta.createdAt + absoluteTimeoutMs <= time) {
-      return "absolute";
+    if (absoluteTimeoutMs > 0 && meta.createdAt + absoluteTimeoutMs <= time) return "absolute";
+    if (idleTimeoutMs > 0 && !this.native) {
+      const seen = typeof meta.seenAt === "number" ? meta.seenAt : meta.createdAt;
+      if (seen + idleTimeoutMs <= time) return "idle";
     }
     return undefined;
   }
 
-  /** A `Session` around a stored record (also what express-session's `Store#createSession` makes). */
-  inflate(controller: SessionController, req: unknown, id: string, record: SessionRecord): Session {
+  /**
+   * A `Session` around a stored record. The cookie's expiry comes from the record; the
+   * attributes that keep it safe (httpOnly, secure, sameSite, domain, path, partitioned,
+   * priority) come from this request's options, never from the store, so that whoever can write
+   * the store cannot make the browser keep the cookie without HttpOnly, or send it cross-site.
+   */
+  inflate(
+    controller: SessionController,
+    req: unknown,
+    id: string,
+    record: SessionRecord,
+    attributes: Cookie,
+  ): Session {
     const stored = record.__tessera;
     const meta: SessionMeta =
       stored && typeof stored === "object" && typeof stored.createdAt === "number"
         ? { ...stored }
         : { createdAt: now() };
-    return new Session(controller, req, id, cookieFromRecord(record.cookie), meta, record);
+    const cookie = cookieFromRecord(record.cookie);
+    cookie.httpOnly = attributes.httpOnly;
+    cookie.secure = attributes.secure;
+    cookie.sameSite = attributes.sameSite;
+    cookie.domain = attributes.domain;
+    cookie.path = attributes.path;
+    cookie.partitioned = attributes.partitioned;
+    cookie.priority = attributes.priority;
+    return new Session(controller, req, id, cookie, meta, record);
   }
 
-  /** The Set-Cookie value that carries `id`, signed with the current secret. */
-  signedCookie(id: string, cookie: Cookie): string {
-    return cookie.serialize(this.options.name, `s:${sign(id, this.options.secrets[0] as string)}`);
+  /** The Set-Cookie value that carries `id`, signed with `secret` (the current one). */
+  signedCookie(id: string, cookie: Cookie, secret: Secret): string {
+    return cookie.serialize(this.options.name, `s:${sign(id, secret)}`);
   }
 }
 
@@ -448,6 +702,12 @@ class RequestContext implements SessionController {
   private ended = false;
   private failed = false;
   private headersDone = false;
+  /**
+   * `end()` was called and waits for the store: the response must act as one whose headers
+   * went out (late header changes throw, a second `end()` does nothing), as under
+   * express-session, though nothing has been sent yet.
+   */
+  private holding = false;
   /** The browser holds a cookie for a session that no longer exists: clear it. */
   private clearCookie = false;
   /** Store writes of this request run one after the other. */
@@ -463,6 +723,8 @@ class RequestContext implements SessionController {
     private readonly next: Next,
     private readonly cookieOptions: CookieOptions,
     found: { value: string; secretIndex: number } | undefined,
+    /** The secrets of this request, current first (the options', or cookie-parser's). */
+    private readonly secrets: readonly Secret[],
   ) {
     this.cookieId = found?.value;
     this.signedWithOldSecret = found !== undefined && found.secretIndex > 0;
@@ -480,14 +742,60 @@ class RequestContext implements SessionController {
     // runs) would define `name` on each of these per request, a property added to a function
     // every time. Stack traces still call them res.writeHead and res.end.
     res.writeHead = function (this: SessionResponse, ...args: unknown[]) {
-      context.onHeaders(args);
-      return (realWriteHead as (...a: unknown[]) => unknown).apply(this, args);
+      if (context.holding) throw headersSentError("write");
+      return (realWriteHead as (...a: unknown[]) => unknown).apply(this, context.onHeaders(args));
     } as SessionResponse["writeHead"];
     res.end = ((...args: unknown[]) => context.onEnd(args)) as SessionResponse["end"];
   }
 
-  /** A new, empty session with a new id, as `req.session`. */
-  generate(): Session {
+  /**
+   * While `end()` waits for the store, the response refuses header changes as a sent one does
+   * (express-session has sent the headers by then), and ignores writes. Installed only on the
+   * responses that wait.
+   */
+  private hold(): void {
+    this.holding = true;
+    const res = this.res as unknown as Record<string, unknown>;
+    const context = this;
+    const guard = (name: string, verb: "set" | "append" | "remove") => {
+      const real = res[name];
+      if (typeof real !== "function") return;
+      res[name] = function (this: unknown, ...args: unknown[]) {
+        if (context.holding) throw headersSentError(verb);
+        return (real as (...a: unknown[]) => unknown).apply(this, args);
+      };
+    };
+    guard("setHeader", "set");
+    guard("appendHeader", "append");
+    guard("removeHeader", "remove");
+    const write = res.write;
+    if (typeof write === "function") {
+      res.write = function (this: unknown, ...args: unknown[]) {
+        if (context.holding) return false;
+        return (write as (...a: unknown[]) => unknown).apply(this, args);
+      };
+    }
+  }
+
+  /** The cookie a new session of this request starts with. */
+  private freshCookie(): Cookie {
+    const cookie = new Cookie(this.cookieOptions);
+    const options = this.cookieOptions;
+    if (options.secure === "auto" || options.sameSite === "auto") {
+      const secure = isSecureRequest(this.req, this.manager.options.proxy);
+      if (options.secure === "auto") cookie.secure = secure;
+      if (options.sameSite === "auto") cookie.sameSite = secure ? "none" : "lax";
+    }
+    return cookie;
+  }
+
+  /**
+   * A new, empty session with a new id, as `req.session`. On load (`initial`), it is what the
+   * request started with; from `regenerate()` or `store.generate(req)` it replaces that, and so
+   * counts as a change: express-session saves the regenerated session and sends its cookie even
+   * with `saveUninitialized: false` (passport's `logout()` relies on it).
+   */
+  generate(initial = false): Session {
     const manager = this.manager;
     const req = this.req;
     const id = manager.options.genid(req);
@@ -497,21 +805,16 @@ class RequestContext implements SessionController {
         "the genid option returned something other than a non-empty string.",
       );
     }
-    const cookie = new Cookie(this.cookieOptions);
-    const secure =
-      this.cookieOptions.secure === "auto" || this.cookieOptions.sameSite === "auto"
-        ? isSecureRequest(req, manager.options.proxy)
-        : false;
-    if (this.cookieOptions.secure === "auto") cookie.secure = secure;
-    if (this.cookieOptions.sameSite === "auto") cookie.sameSite = secure ? "none" : "lax";
     const meta: SessionMeta = { createdAt: now() };
     if (manager.options.recordClient) this.recordClient(meta);
-    const session = new Session(this, req, id, cookie, meta);
+    const session = new Session(this, req, id, this.freshCookie(), meta);
     req.sessionID = id;
     req.session = session;
-    this.originalId = id;
-    this.hasSaved = false;
-    this.modified = false;
+    if (initial) {
+      this.originalId = id;
+      this.hasSaved = false;
+      this.modified = false;
+    }
     publish(channels.created, {});
     return session;
   }
@@ -541,19 +844,18 @@ class RequestContext implements SessionController {
     if (!isRecord(record)) {
       // Nothing stored, or a record that is not a session (corrupt, or written by something
       // else): the visitor gets a fresh session, as with a tampered cookie.
-      this.generate();
+      this.generate(true);
       return;
     }
-    const meta = record.__tessera;
-    const reason = manager.expiredBecause(record, meta);
+    const reason = manager.expiredBecause(record.__tessera);
     if (reason !== undefined) {
       // A session past a timeout is removed from the store, not merely ignored.
-      manager.call("destroy", () => manager.store.destroy(id)).catch(() => {});
+      manager.destroy(id).catch(() => {});
       publish(channels.expired, { reason });
-      this.generate();
+      this.generate(true);
       return;
     }
-    const session = manager.inflate(this, this.req, id, record);
+    const session = manager.inflate(this, this.req, id, record, this.freshCookie());
     this.req.session = session;
     this.originalId = id;
     this.hasSaved = !manager.options.resave;
@@ -583,11 +885,17 @@ class RequestContext implements SessionController {
 
   // ---- the decisions, as express-session makes them ----
 
+  /** The app replaced `req.sessionID` with something that is not an id: nothing is saved or sent. */
+  private bogusId(): boolean {
+    return typeof this.req.sessionID !== "string";
+  }
+
   private isModified(session: Session, changes: SessionPatch | undefined): boolean {
     return this.originalId !== session.id || this.modified || changes !== undefined;
   }
 
   private shouldSave(session: Session, changes: SessionPatch | undefined): boolean {
+    if (this.bogusId()) return false;
     const saved = this.hasSaved && this.originalId === session.id && changes === undefined;
     return !this.manager.options.saveUninitialized && !this.hasSaved && this.cookieId !== session.id
       ? this.isModified(session, changes)
@@ -595,6 +903,7 @@ class RequestContext implements SessionController {
   }
 
   private shouldSetCookie(session: Session, changes: SessionPatch | undefined): boolean {
+    if (this.bogusId()) return false;
     const options = this.manager.options;
     if (this.cookieId !== session.id)
       return options.saveUninitialized || this.isModified(session, changes);
@@ -608,43 +917,62 @@ class RequestContext implements SessionController {
   /** Writes the session: a patch of what changed when the store can, else the whole record. */
   private async write(session: Session, changes: SessionPatch | undefined): Promise<void> {
     const manager = this.manager;
-    const store = manager.store;
     const state = session[kState];
     const ttlMs = manager.ttlOf(session);
     if (ttlMs === 0) {
-      await manager.call("destroy", () => store.destroy(state.id));
-      state.gone = true;
-      publish(channels.expired, { reason: "absolute" });
+      if (manager.pastAbsoluteTimeout(session)) {
+        await manager.destroy(state.id);
+        state.gone = true;
+        publish(channels.expired, { reason: "absolute" });
+        return;
+      }
+      // The app gave the cookie an expiry that has passed (maxAge 0, expires in the past): the
+      // browser is sent that cookie, as express-session sends it, and the store keeps nothing.
+      if (state.stored) await manager.destroy(state.id);
       return;
     }
     this.updateMeta(session);
     const id = state.id;
-    if (state.stored && typeof store.patch === "function") {
-      const patch: SessionPatch =
-        changes === undefined || manager.options.resave
-          ? fullPatchOf(session)
-          : {
-              set: { ...changes.set, cookie: session.cookie, __tessera: state.meta },
-              unset: changes.unset,
-            };
+    const patch = state.stored ? manager.patcher() : undefined;
+    if (patch !== undefined) {
       const written = await manager.call("patch", () =>
-        (store.patch as NonNullable<Store["patch"]>)(id, patch, ttlMs),
+        patch(
+          id,
+          changes === undefined || manager.options.resave
+            ? fullPatchOf(session)
+            : {
+                set: { ...changes.set, cookie: session.cookie, __tessera: state.meta },
+                unset: changes.unset,
+              },
+          ttlMs,
+        ),
       );
       if (!written) {
-        // Another request destroyed this session meanwhile (a logout): it stays destroyed, and
-        // the browser's cookie is cleared.
-        state.gone = true;
-        this.clearCookie = this.cookieId === id;
-        publish(channels.destroyed, { reason: "concurrent" });
+        this.destroyedMeanwhile(session);
         return;
       }
     } else {
-      const record = recordOf(session);
-      await manager.call("set", () => store.set(id, record, ttlMs));
+      if (state.stored && manager.tombstones?.has(id)) {
+        // A store written for express-session cannot refuse the write itself.
+        this.destroyedMeanwhile(session);
+        return;
+      }
+      await manager.set(id, recordOf(session), ttlMs);
     }
     if (changes !== undefined) this.modified = true;
     markStored(session);
     publish(channels.saved, {});
+  }
+
+  /**
+   * Another request destroyed this session while this one ran (a logout): it stays destroyed,
+   * and the browser's cookie is cleared.
+   */
+  private destroyedMeanwhile(session: Session): void {
+    const state = session[kState];
+    state.gone = true;
+    this.clearCookie = this.cookieId === state.id;
+    publish(channels.destroyed, { reason: "concurrent" });
   }
 
   private updateMeta(session: Session): void {
@@ -672,11 +1000,14 @@ class RequestContext implements SessionController {
     const ttlMs = manager.ttlOf(session);
     if (ttlMs === 0) return undefined;
     const state = session[kState];
+    if (manager.touchRewrites) {
+      // A store written for express-session keeps only its own expiry on touch, and the idle
+      // timeout is read from the record's last-seen time: the record itself must be rewritten.
+      return this.enqueue(() => this.write(session, undefined));
+    }
     state.meta.seenAt = now();
     const record = recordOf(session);
-    if (sync === undefined) {
-      return manager.call("touch", () => manager.store.touch(state.id, record, ttlMs));
-    }
+    if (sync === undefined) return manager.touch(state.id, record, ttlMs);
     try {
       sync.touch(state.id, record, ttlMs);
     } catch (error) {
@@ -692,14 +1023,14 @@ class RequestContext implements SessionController {
     if (req.session == null && manager.options.unsetDestroy && typeof req.sessionID === "string") {
       const id = req.sessionID;
       this.clearCookie = this.cookieId === id;
-      return manager.call("destroy", () => manager.store.destroy(id));
+      return manager.destroy(id);
     }
     const session = this.current();
     if (session === undefined) return undefined;
     if (!this.headersDone) session.cookie.resetMaxAge();
     const changes = changesOf(session);
     if (this.shouldSave(session, changes)) return this.enqueue(() => this.write(session, changes));
-    if (this.cookieId === session.id) {
+    if (this.cookieId === session.id && !this.bogusId()) {
       if (!this.idle) {
         // Decide once the writes under way are done: they move `seenAt`.
         return this.enqueue(
@@ -717,7 +1048,10 @@ class RequestContext implements SessionController {
 
   private onEnd(args: unknown[]): unknown {
     const realEnd = this.realEnd as (...a: unknown[]) => unknown;
-    if (this.ended) return realEnd.apply(this.res, args);
+    // After a failed commit the error handler's response goes through as it is.
+    if (this.failed) return realEnd.apply(this.res, args);
+    // express-session ignores every end() after the first.
+    if (this.ended) return false;
     this.ended = true;
     let work: Promise<void> | undefined;
     try {
@@ -727,8 +1061,12 @@ class RequestContext implements SessionController {
       return this.res;
     }
     if (work === undefined) return realEnd.apply(this.res, args);
+    this.hold();
     work.then(
-      () => realEnd.apply(this.res, args),
+      () => {
+        this.holding = false;
+        realEnd.apply(this.res, args);
+      },
       (error: unknown) => this.fail(error),
     );
     return this.res;
@@ -737,6 +1075,7 @@ class RequestContext implements SessionController {
   /** The store write failed: the response the app wrote is dropped and the error handler answers instead. */
   private fail(error: unknown): void {
     this.failed = true;
+    this.holding = false;
     const res = this.res;
     // A response already streaming cannot be taken back (the error handler ends the socket);
     // otherwise nothing of the discarded response, not its Location nor its Content-Type,
@@ -745,42 +1084,57 @@ class RequestContext implements SessionController {
     this.next(error);
   }
 
-  private onHeaders(args: unknown[]): void {
-    if (this.headersDone) return;
+  /** Adds the session cookie as the headers go out; returns the arguments for the real writeHead. */
+  private onHeaders(args: unknown[]): unknown[] {
+    if (this.headersDone) return args;
     this.headersDone = true;
-    if (this.failed) return;
+    if (this.failed) return args;
+    const value = this.cookieValue();
+    return value === undefined ? args : writeHeadWithCookie(this.res, args, value);
+  }
+
+  /** The Set-Cookie value this response must carry, if any. */
+  private cookieValue(): string | undefined {
     const manager = this.manager;
     const session = this.current();
-    let value: string | undefined;
-    if (session !== undefined) {
-      let changes: SessionPatch | undefined;
-      try {
-        changes = changesOf(session);
-      } catch {
-        changes = undefined;
-      }
-      if (!this.shouldSetCookie(session, changes)) return;
-      if (session.cookie.secure || manager.securePrefix) {
-        // Browsers drop a Secure cookie sent over plain HTTP, and a __Secure-/__Host- one
-        // without Secure; on localhost they accept Secure over plain HTTP.
-        if (!isSecureRequest(this.req, manager.options.proxy) && !isLocalhost(this.req)) {
-          warnOnce(
-            "TESSERA_INSECURE_COOKIE",
-            "tessera: the session cookie must be Secure (cookie.secure, or a __Secure-/__Host- name) but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise use cookie.secure: 'auto' with an unprefixed name, or serve the site over HTTPS.",
-          );
-          return;
-        }
-        session.cookie.secure = true;
-      }
-      if (!this.ended) session.cookie.resetMaxAge();
-      value = manager.signedCookie(session.id, session.cookie);
-    } else if (this.clearCookie) {
+    if (session === undefined) {
+      if (!this.clearCookie) return undefined;
       const cookie = new Cookie(this.cookieOptions);
-      value = serializeCookie(manager.options.name, "", { ...cookie.data, expires: new Date(0) });
-    } else {
-      return;
+      return serializeCookie(manager.options.name, "", { ...cookie.data, expires: new Date(0) });
     }
-    appendSetCookie(this.res, args, value);
+    let changes: SessionPatch | undefined;
+    try {
+      changes = changesOf(session);
+    } catch {
+      changes = undefined;
+    }
+    if (!this.shouldSetCookie(session, changes)) return undefined;
+    if (session.cookie.secure || manager.securePrefix) {
+      // Browsers drop a Secure cookie sent over plain HTTP, and a __Secure-/__Host- one without
+      // Secure. express-session sends no cookie then; so do we, unless told that localhost is a
+      // secure context (browsers treat it as one).
+      const secure =
+        isSecureRequest(this.req, manager.options.proxy) ||
+        (manager.options.localhostIsSecure && isLocalhost(this.req));
+      if (!secure) {
+        warnOnce(
+          "TESSERA_INSECURE_COOKIE",
+          "tessera: the session cookie must be Secure (cookie.secure, or a __Secure-/__Host- name) but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise use cookie.secure: 'auto' with an unprefixed name, or serve the site over HTTPS.",
+        );
+        return undefined;
+      }
+      session.cookie.secure = true;
+    }
+    if (!this.ended) session.cookie.resetMaxAge();
+    try {
+      return manager.signedCookie(session.id, session.cookie, this.secrets[0] as Secret);
+    } catch (error) {
+      // A cookie attribute the cookie format refuses (an invalid Date for expires): as
+      // express-session does, the response goes on without the cookie and the error goes to
+      // next, once the headers are out.
+      process.nextTick(() => this.next(error));
+      return undefined;
+    }
   }
 
   // ---- req.session's methods ----
@@ -799,12 +1153,12 @@ class RequestContext implements SessionController {
     return this.enqueue(async () => {
       const state = session[kState];
       const manager = this.manager;
-      const record = await manager.call("get", () => manager.store.get(state.id));
-      if (!isRecord(record) || manager.expiredBecause(record, record.__tessera) !== undefined) {
+      const record = await manager.get(state.id);
+      if (!isRecord(record) || manager.expiredBecause(record.__tessera) !== undefined) {
         throw gone("reload");
       }
       state.gone = true;
-      this.req.session = manager.inflate(this, this.req, state.id, record);
+      this.req.session = manager.inflate(this, this.req, state.id, record, this.freshCookie());
     });
   }
 
@@ -812,14 +1166,23 @@ class RequestContext implements SessionController {
     return this.enqueue(async () => {
       const state = session[kState];
       const manager = this.manager;
-      const oldId = state.id;
-      await manager.call("destroy", () => manager.store.destroy(oldId));
+      await manager.destroy(state.id);
       state.gone = true;
       const fresh = this.generate();
       if (options.keepData) {
+        // Renewal (OWASP's renewal timeout) is not a new login: the session keeps its user, and
+        // so its place in the user index for "log out everywhere", and its creation time, so the
+        // absolute timeout still counts from the login. What must not outlive an id (the CSRF
+        // secret) is left behind.
+        const target = fresh[kState].target;
         for (const key of Object.keys(state.target)) {
-          if (key !== "cookie")
-            (fresh as unknown as Record<string, unknown>)[key] = state.target[key];
+          if (key !== "cookie" && !notRenewed.has(key)) target[key] = state.target[key];
+        }
+        const meta = fresh[kState].meta;
+        meta.createdAt = state.meta.createdAt;
+        if (state.meta.user !== undefined) {
+          meta.user = state.meta.user;
+          fresh[kState].metaChanged = true;
         }
       }
     });
@@ -829,7 +1192,7 @@ class RequestContext implements SessionController {
     return this.enqueue(async () => {
       const state = session[kState];
       const manager = this.manager;
-      await manager.call("destroy", () => manager.store.destroy(state.id));
+      await manager.destroy(state.id);
       state.gone = true;
       if (this.req.session === session) delete this.req.session;
       // express-session leaves the cookie in the browser (its #241); clear it.
@@ -844,31 +1207,6 @@ function gone(method: string): TesseraError {
     "ERR_SESSION_GONE",
     `req.session.${method}() was called on a session that no longer exists (destroyed, regenerated or expired): use the current req.session.`,
   );
-}
-
-/** Adds our cookie after any the app set, whether through setHeader or writeHead's headers. */
-function appendSetCookie(res: SessionResponse, writeHeadArgs: unknown[], value: string): void {
-  const headers = writeHeadArgs.find(
-    (arg, index) => index > 0 && typeof arg === "object" && arg !== null && !Array.isArray(arg),
-  ) as OutgoingHttpHeaders | undefined;
-  if (headers !== undefined) {
-    const key = Object.keys(headers).find((name) => name.toLowerCase() === "set-cookie");
-    if (key !== undefined) {
-      const given = headers[key];
-      headers[key] = [
-        ...(Array.isArray(given) ? given : given === undefined ? [] : [String(given)]),
-        value,
-      ];
-      return;
-    }
-  }
-  const existing = res.getHeader("Set-Cookie");
-  if (existing === undefined) res.setHeader("Set-Cookie", value);
-  else
-    res.setHeader("Set-Cookie", [
-      ...(Array.isArray(existing) ? existing : [String(existing)]),
-      value,
-    ]);
 }
 
 // express-session's Store#createSession, for stores that extend our legacy Store base.

@@ -3,6 +3,11 @@ import type { Store } from "../store/types.js";
 import type { CookieOptions } from "./cookie.js";
 import { TesseraError } from "./errors.js";
 import { generateId } from "./id.js";
+import type { Secret } from "./signing.js";
+import { warnOnce } from "./warnings.js";
+
+export { warnOnce };
+
 import type { SessionData } from "./session.js";
 
 /** A store written for express-session: callback-style methods on an EventEmitter. */
@@ -18,11 +23,15 @@ export interface LegacyStore {
 export interface SessionOptions {
   /**
    * The secret that signs the session cookie, or a list for rotation: cookies are signed with
-   * the first and accepted with any. Required. In production it must be at least 32 characters.
+   * the first and accepted with any. A string or a Buffer. Required in production, where it must
+   * be at least 32 characters (or bytes) and not an obvious pattern; elsewhere, as in
+   * express-session, a missing secret falls back to `req.secret` (set by cookie-parser).
    */
-  secret: string | readonly string[];
+  secret: string | Buffer | readonly (string | Buffer)[];
   /** Name of the session cookie. @default "connect.sid" */
   name?: string;
+  /** express-session's older name for {@link name}; `name` wins when both are given. @deprecated */
+  key?: string;
   /** Cookie attributes, or a function of the request that returns them. @default { path: "/", httpOnly: true, secure: false, maxAge: null } */
   cookie?: CookieOptions | ((req: IncomingMessage) => CookieOptions);
   /** Makes a new session id. It must return a unique, unguessable string. @default 256 random bits, base64url */
@@ -71,11 +80,19 @@ export interface SessionOptions {
   userKey?: string | ((data: Partial<SessionData> & Record<string, unknown>) => unknown);
   /** Also record the user agent and IP of each session, for "your active sessions" pages. @default false */
   recordClient?: boolean;
+  /**
+   * Send a `Secure` cookie over plain HTTP when the request's Host is localhost, 127.x or [::1]
+   * (browsers treat those as secure contexts and keep the cookie). Off by default: like
+   * express-session, a `Secure` cookie is only ever sent over HTTPS.
+   * @default false
+   */
+  localhostIsSecure?: boolean;
 }
 
 /** The options after normalisation: one frozen shape, so the request path never re-checks them. */
 export interface NormalizedOptions {
-  readonly secrets: readonly string[];
+  /** The secrets, current first; empty when `req.secret` (cookie-parser's) must supply one. */
+  readonly secrets: readonly Secret[];
   readonly name: string;
   readonly cookie: CookieOptions | ((req: IncomingMessage) => CookieOptions);
   readonly cookiePath: string | undefined;
@@ -92,15 +109,7 @@ export interface NormalizedOptions {
   readonly sessionTtlMs: number;
   readonly userKey: ((data: Record<string, unknown>) => unknown) | undefined;
   readonly recordClient: boolean;
-}
-
-const warned = new Set<string>();
-
-/** Prints a warning once per process, as express-session's deprecations do. */
-export function warnOnce(code: string, message: string): void {
-  if (warned.has(code)) return;
-  warned.add(code);
-  process.emitWarning(message, { type: "TesseraWarning", code });
+  readonly localhostIsSecure: boolean;
 }
 
 function optionError(message: string): TesseraError {
@@ -142,6 +151,61 @@ function userKeyReader(
 }
 
 const PRODUCTION_SECRET_LENGTH = 32;
+/** Below this many bits of estimated entropy a production secret is refused. */
+const PRODUCTION_SECRET_BITS = 96;
+const MAKE_A_SECRET =
+  "generate one with `node -e \"console.log(require('crypto').randomBytes(32).toString('base64url'))\"` and pass it through the environment";
+/** Placeholders copied from examples (express-session's README says "keyboard cat"). */
+const PLACEHOLDERS = /keyboard[ _-]?cat|change[ _-]?me|replace[ _-]?me/i;
+
+/** True for `production`, however the deployment spells it (`Production`, ` prod `). */
+export function isProduction(): boolean {
+  const env = process.env.NODE_ENV?.trim().toLowerCase();
+  return env === "production" || env === "prod";
+}
+
+/**
+ * Why a secret is too weak for production, or `undefined`. Not a strength meter: it refuses
+ * what is obviously not random (short, few distinct symbols, a repeated unit, a placeholder),
+ * which is what a real secret never looks like.
+ */
+export function weakSecretReason(secret: Secret): string | undefined {
+  const symbols: (string | number)[] = typeof secret === "string" ? [...secret] : [...secret];
+  const unit = typeof secret === "string" ? "characters" : "bytes";
+  if (symbols.length < PRODUCTION_SECRET_LENGTH) {
+    return `it has ${symbols.length} ${unit}; at least ${PRODUCTION_SECRET_LENGTH} ${unit} are needed`;
+  }
+  if (typeof secret === "string" && PLACEHOLDERS.test(secret)) {
+    return 'it contains a placeholder ("keyboard cat", "changeme", ...)';
+  }
+  const counts = new Map<string | number, number>();
+  for (const symbol of symbols) counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
+  if (counts.size < 10) return `it uses only ${counts.size} distinct ${unit}`;
+  // A short unit repeated ("abcd1234abcd1234..."): the secret is no stronger than the unit.
+  for (let period = 1; period <= symbols.length / 2; period++) {
+    let repeats = true;
+    for (let index = period; index < symbols.length && repeats; index++) {
+      repeats = symbols[index] === symbols[index - period];
+    }
+    if (repeats) return "it repeats a shorter pattern";
+  }
+  // Shannon's estimate of the symbols' entropy, for the whole secret.
+  let bits = 0;
+  for (const count of counts.values()) {
+    const share = count / symbols.length;
+    bits -= count * Math.log2(share);
+  }
+  if (bits < PRODUCTION_SECRET_BITS) {
+    return `it holds about ${Math.round(bits)} bits of entropy; at least ${PRODUCTION_SECRET_BITS} are needed`;
+  }
+  return undefined;
+}
+
+function isSecret(value: unknown): value is Secret {
+  return (
+    (typeof value === "string" && value !== "") || (Buffer.isBuffer(value) && value.length > 0)
+  );
+}
 
 /** Checks and normalises the options once, at `session()` time. Throws `ERR_OPTION` on misuse. */
 export function normalizeOptions(input: SessionOptions | undefined): NormalizedOptions {
@@ -151,42 +215,11 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
     );
   }
   const options = input;
-  const secret = options.secret as unknown;
-  const secrets = typeof secret === "string" ? [secret] : Array.isArray(secret) ? secret : [];
-  if (secrets.length === 0 || secrets.some((s) => typeof s !== "string" || s === "")) {
-    throw optionError(
-      "the secret option is required: a non-empty string, or an array of them for rotation (session({ secret: process.env.SESSION_SECRET })).",
-    );
-  }
-  if (process.env.NODE_ENV === "production") {
-    if (secrets.some((s: string) => s.length < PRODUCTION_SECRET_LENGTH)) {
-      throw optionError(
-        `in production every secret must be at least ${PRODUCTION_SECRET_LENGTH} characters: generate one with \`node -e "console.log(require('crypto').randomBytes(32).toString('base64url'))"\`.`,
-      );
-    }
-  }
-
-  const name = options.name ?? "connect.sid";
-  if (typeof name !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
-    throw optionError(
-      "the name option must be a valid cookie name (letters, digits and !#$%&'*+-.^_`|~).",
-    );
-  }
-
-  const cookie = options.cookie ?? {};
-  if (typeof cookie !== "object" && typeof cookie !== "function") {
-    throw optionError(
-      "the cookie option must be an object of cookie attributes, or a function of the request returning one.",
-    );
-  }
-  if (typeof cookie === "object") checkCookieOptions(name, cookie);
-
+  // The checks run in express-session's order, with its messages, so that an app's own checks
+  // of a misconfiguration (a test asserting the message) keep passing.
   const genid = options.genid ?? generateId;
-  if (typeof genid !== "function")
-    throw optionError("the genid option must be a function returning a new id.");
-
-  if (options.unset !== undefined && options.unset !== "destroy" && options.unset !== "keep") {
-    throw optionError('the unset option must be "destroy" or "keep".');
+  if (typeof genid !== "function") {
+    throw optionError("genid option must be a function returning a new session id.");
   }
 
   let resave = flag(options, "resave");
@@ -204,6 +237,57 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
     saveUninitialized = true;
   }
 
+  // express-session ignores a falsy unset ("", null) and takes it as "keep".
+  const unset = options.unset as unknown;
+  if (unset && unset !== "destroy" && unset !== "keep") {
+    throw optionError('unset option must be "destroy" or "keep".');
+  }
+
+  const secret = options.secret as unknown;
+  if (Array.isArray(secret) && secret.length === 0) {
+    throw optionError(
+      "secret option array must contain one or more strings: session({ secret: [current, previous] }).",
+    );
+  }
+  const secrets: unknown[] = Array.isArray(secret) ? secret : secret ? [secret] : [];
+  if (!secrets.every(isSecret)) {
+    throw optionError(
+      "the secret option must be a non-empty string or Buffer, or an array of them for rotation (session({ secret: process.env.SESSION_SECRET })).",
+    );
+  }
+  if (isProduction()) {
+    if (secrets.length === 0) {
+      throw optionError(
+        `in production the secret option is required (req.secret is not enough): ${MAKE_A_SECRET}.`,
+      );
+    }
+    for (const [index, given] of secrets.entries()) {
+      const reason = weakSecretReason(given);
+      if (reason !== undefined) {
+        throw optionError(
+          `in production every secret must be strong, and secret ${index === 0 ? "" : `#${index + 1} `}is not: ${reason}. ${MAKE_A_SECRET}.`,
+        );
+      }
+    }
+  } else if (secrets.length === 0) {
+    warnOnce("TESSERA_REQ_SECRET", "tessera: req.secret; provide secret option");
+  }
+
+  const name = options.name || options.key || "connect.sid";
+  if (typeof name !== "string" || !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) {
+    throw optionError(
+      "the name option must be a valid cookie name (letters, digits and !#$%&'*+-.^_`|~).",
+    );
+  }
+
+  const cookie = options.cookie ?? {};
+  if (typeof cookie !== "object" && typeof cookie !== "function") {
+    throw optionError(
+      "the cookie option must be an object of cookie attributes, or a function of the request returning one.",
+    );
+  }
+  if (typeof cookie === "object") checkCookieOptions(name, cookie);
+
   const touchAfterMs = duration(options, "touchAfterMs", 0);
   const idleTimeoutMs = duration(options, "idleTimeoutMs", 0);
   if (idleTimeoutMs > 0 && touchAfterMs >= idleTimeoutMs) {
@@ -213,7 +297,7 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
   }
 
   return Object.freeze({
-    secrets: Object.freeze([...secrets]),
+    secrets: Object.freeze([...(secrets as Secret[])]),
     name,
     cookie: typeof cookie === "object" ? Object.freeze({ ...cookie }) : cookie,
     cookiePath: typeof cookie === "object" ? cookie.path : undefined,
@@ -222,7 +306,7 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
     resave,
     rolling: flag(options, "rolling") ?? false,
     saveUninitialized,
-    unsetDestroy: options.unset === "destroy",
+    unsetDestroy: unset === "destroy",
     absoluteTimeoutMs: duration(options, "absoluteTimeoutMs", 0),
     idleTimeoutMs,
     touchAfterMs,
@@ -230,6 +314,7 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
     sessionTtlMs: duration(options, "sessionTtlMs", 86_400_000) || 86_400_000,
     userKey: userKeyReader(options.userKey),
     recordClient: flag(options, "recordClient") ?? false,
+    localhostIsSecure: flag(options, "localhostIsSecure") ?? false,
   });
 }
 
@@ -244,10 +329,12 @@ export function hasSecurePrefix(name: string): boolean {
  */
 export function checkCookieOptions(name: string, cookie: CookieOptions): void {
   const { sameSite, priority, maxAge } = cookie;
+  // express-session's Cookie takes a number, a Date (deprecated) or anything falsy (null, false:
+  // a browser-session cookie).
   if (
-    maxAge !== undefined &&
-    maxAge !== null &&
-    (typeof maxAge !== "number" || Number.isNaN(maxAge))
+    maxAge &&
+    (typeof maxAge !== "number" || Number.isNaN(maxAge)) &&
+    !((maxAge as unknown) instanceof Date)
   ) {
     throw optionError(
       "cookie.maxAge must be a number of milliseconds, or null for a browser-session cookie.",
@@ -263,9 +350,17 @@ export function checkCookieOptions(name: string, cookie: CookieOptions): void {
   if (priority !== undefined && !["low", "medium", "high"].includes(priority)) {
     throw optionError('cookie.priority must be "low", "medium" or "high".');
   }
-  if (sameSite === "none" && cookie.secure === false) {
-    throw optionError(
-      'cookie.sameSite "none" needs cookie.secure (true or "auto"): browsers reject it otherwise.',
+  if (
+    typeof sameSite === "string" &&
+    sameSite.toLowerCase() === "none" &&
+    cookie.secure !== true &&
+    cookie.secure !== "auto"
+  ) {
+    // Browsers drop a SameSite=None cookie that is not Secure. express-session sends it all the
+    // same, and an app's tests may rely on that, so this warns rather than refuses.
+    warnOnce(
+      "TESSERA_SAMESITE_NONE_INSECURE",
+      'tessera: cookie.sameSite is "none" but cookie.secure is not set, so browsers will drop the session cookie: set cookie.secure to true (or "auto"), or use sameSite "lax".',
     );
   }
   if (hasSecurePrefix(name)) {

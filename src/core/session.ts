@@ -34,6 +34,12 @@ export interface SessionController {
   destroy(session: Session): Promise<void>;
 }
 
+/**
+ * Session keys that `regenerate({ keepData: true })` leaves behind: secrets bound to one id,
+ * such as the CSRF secret (csrf() adds its key). Renewing an id must change them too.
+ */
+export const notRenewed = new Set<string>();
+
 /** Keys of a session that are not session data. */
 const RESERVED = new Set(["cookie", "id", "req"]);
 

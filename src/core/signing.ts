@@ -6,8 +6,21 @@ import { ownString } from "./id.js";
 // the bound only guards against a caller that signs with ever-new secrets.
 const MAX_KEYS = 64;
 const keys = new Map<string, KeyObject>();
+/** Keys of Buffer secrets (express-session takes those too), for as long as the Buffer lives. */
+const bufferKeys = new WeakMap<Buffer, KeyObject>();
 
-function keyOf(secret: string): KeyObject {
+/** A secret as `session({ secret })` takes it: text, or bytes. */
+export type Secret = string | Buffer;
+
+function keyOf(secret: Secret): KeyObject {
+  if (typeof secret !== "string") {
+    let key = bufferKeys.get(secret);
+    if (key === undefined) {
+      key = createSecretKey(Buffer.from(secret));
+      bufferKeys.set(secret, key);
+    }
+    return key;
+  }
   let key = keys.get(secret);
   if (key === undefined) {
     if (keys.size >= MAX_KEYS) keys.clear();
@@ -18,7 +31,7 @@ function keyOf(secret: string): KeyObject {
 }
 
 /** base64 of an HMAC-SHA256, without its padding: 32 bytes are always 43 characters and one `=`. */
-function signatureOf(value: string, secret: string): string {
+function signatureOf(value: string, secret: Secret): string {
   return createHmac("sha256", keyOf(secret)).update(value).digest("base64").slice(0, 43);
 }
 
@@ -27,7 +40,7 @@ function signatureOf(value: string, secret: string): string {
  * `value + "." + base64(HMAC-SHA256(secret, value))` without `=` padding. Cookies stay
  * byte-compatible in both directions, so switching libraries logs nobody out.
  */
-export function sign(value: string, secret: string): string {
+export function sign(value: string, secret: Secret): string {
   return `${value}.${signatureOf(value, secret)}`;
 }
 
@@ -42,14 +55,14 @@ export interface Unsigned {
  * when no secret matches. Comparison is constant-time for equal lengths; a length mismatch
  * fails at once, which leaks only the length of a signature whose length is public anyway.
  */
-export function unsign(signed: string, secrets: readonly string[]): Unsigned | undefined {
+export function unsign(signed: string, secrets: readonly Secret[]): Unsigned | undefined {
   const dot = signed.lastIndexOf(".");
   if (dot <= 0) return undefined;
   const value = signed.slice(0, dot);
   // The value is the same on both sides, so comparing the signatures compares the whole strings.
   const given = Buffer.from(signed.slice(dot + 1), "utf8");
   for (let index = 0; index < secrets.length; index++) {
-    const expected = Buffer.from(signatureOf(value, secrets[index] as string), "utf8");
+    const expected = Buffer.from(signatureOf(value, secrets[index] as Secret), "utf8");
     if (expected.length === given.length && timingSafeEqual(expected, given)) {
       return { value, secretIndex: index };
     }
@@ -69,7 +82,7 @@ export function unsign(signed: string, secrets: readonly string[]): Unsigned | u
  * middleware), so a new list starts empty.
  */
 export class UnsignCache {
-  readonly #secrets: readonly string[];
+  readonly #secrets: readonly Secret[];
   readonly #maxEntries: number;
   readonly #verified = new Map<string, Unsigned>();
 
@@ -78,7 +91,7 @@ export class UnsignCache {
    * @param maxEntries The most signed values remembered; past it the oldest is forgotten.
    * @default maxEntries 4096
    */
-  constructor(secrets: readonly string[], maxEntries = 4096) {
+  constructor(secrets: readonly Secret[], maxEntries = 4096) {
     this.#secrets = secrets;
     this.#maxEntries = maxEntries;
   }

@@ -60,7 +60,7 @@ function describe(id: string, record: SessionRecord, currentId: string | undefin
     current: id === currentId,
     createdAt: new Date(meta?.createdAt ?? 0),
     lastSeenAt: meta?.seenAt === undefined ? undefined : new Date(meta.seenAt),
-    expiresAt: expires === undefined || expires === null ? undefined : new Date(expires),
+    expiresAt: expires ? new Date(expires) : undefined,
     userAgent: meta?.userAgent,
     ip: meta?.ip,
   };

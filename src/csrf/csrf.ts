@@ -2,6 +2,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Socket } from "node:net";
 import { TesseraError } from "../core/errors.js";
+import { notRenewed } from "../core/session.js";
 
 declare global {
   // Express's request type is extended by declaration merging, as @types/csurf did.
@@ -180,6 +181,9 @@ function normalizeOptions(options: CsrfOptions): NormalizedCsrfOptions {
   if (sessionKey === "cookie" || sessionKey === "__tessera") {
     throw optionError(`csrf() option sessionKey cannot be "${sessionKey}": that key is reserved.`);
   }
+  // The secret belongs to one session id: a renewed id (regenerate({ keepData: true })) gets a
+  // new one, so a token issued before login does not work after it.
+  notRenewed.add(sessionKey);
   if (options.rotate !== undefined && typeof options.rotate !== "boolean") {
     throw optionError("csrf() option rotate must be true or false.");
   }

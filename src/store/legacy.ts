@@ -1,6 +1,5 @@
 import { EventEmitter } from "node:events";
 import { inherits } from "node:util";
-import { storeError } from "./record.js";
 import type { SessionRecord, Store as StoreContract } from "./types.js";
 
 /**
@@ -24,7 +23,7 @@ export function isTesseraStore(store: unknown): store is StoreContract {
 }
 
 type Callback = (error?: unknown, value?: unknown) => void;
-type LegacyMethod = (...args: unknown[]) => unknown;
+export type LegacyMethod = (...args: unknown[]) => unknown;
 
 /** A store written for express-session, as far as the adapter needs to know it. */
 export interface CallbackStore {
@@ -42,7 +41,7 @@ export interface CallbackStore {
  * Calls a store method that takes a trailing Node-style callback. Stores such as connect-redis
  * v9 also return a Promise: whichever answers first wins, and the other is ignored.
  */
-function invoke(store: object, method: LegacyMethod, args: unknown[]): Promise<unknown> {
+export function invoke(store: object, method: LegacyMethod, args: unknown[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const done: Callback = (error, value) => {
@@ -65,7 +64,8 @@ function invoke(store: object, method: LegacyMethod, args: unknown[]): Promise<u
   });
 }
 
-function isMissing(error: unknown): boolean {
+/** express-session's convention: a `get` failing with ENOENT means "no such session". */
+export function isMissing(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "ENOENT";
 }
 
@@ -74,19 +74,14 @@ function isMissing(error: unknown): boolean {
  * your own callback store) in Tessera's Promise contract. The optional capabilities it offers
  * are exactly those the store has: `all` gives `ids`/`entries`, `length`, `clear`. It has no
  * `patch` and no user index, and says so through `requireCapability`.
+ *
+ * Each call looks the method up on the store when it is made, so a method replaced on the
+ * instance later (a test double, instrumentation) is the one that runs. The store's own errors
+ * come through as they are, as under express-session, whose apps match on their messages and
+ * codes; only the session middleware's deadline (`storeTimeoutMs`) makes errors of its own.
  */
 export function fromLegacyStore(store: CallbackStore): StoreContract {
-  const name =
-    store.constructor?.name && store.constructor.name !== "Object"
-      ? store.constructor.name
-      : "the session store";
-  const call = async (operation: string, method: LegacyMethod, args: unknown[]) => {
-    try {
-      return await invoke(store, method, args);
-    } catch (error) {
-      throw storeError(name, operation, error);
-    }
-  };
+  const call = (method: LegacyMethod, args: unknown[]) => invoke(store, method, args);
   const adapted: StoreContract & { readonly legacy: CallbackStore } = {
     legacy: store,
     async get(id) {
@@ -94,26 +89,24 @@ export function fromLegacyStore(store: CallbackStore): StoreContract {
         const session = await invoke(store, store.get as LegacyMethod, [id]);
         return session ? (session as SessionRecord) : undefined;
       } catch (error) {
-        // express-session's convention: ENOENT means "no such session", not a failure.
         if (isMissing(error)) return undefined;
-        throw storeError(name, "get", error);
+        throw error;
       }
     },
     async set(id, record) {
-      await call("set", store.set as LegacyMethod, [id, record]);
+      await call(store.set as LegacyMethod, [id, record]);
     },
     async destroy(id) {
-      await call("destroy", store.destroy as LegacyMethod, [id]);
+      await call(store.destroy as LegacyMethod, [id]);
     },
     async touch(id, record) {
-      if (typeof store.touch === "function")
-        await call("touch", store.touch as LegacyMethod, [id, record]);
+      if (typeof store.touch === "function") await call(store.touch as LegacyMethod, [id, record]);
     },
   };
   if (typeof store.all === "function") {
     const all = store.all as LegacyMethod;
     const entries = async function* (): AsyncGenerator<[string, SessionRecord]> {
-      const sessions = (await call("all", all, [])) as unknown;
+      const sessions = (await call(all, [])) as unknown;
       if (Array.isArray(sessions)) {
         // connect-redis answers an array of sessions, each with its id.
         for (const session of sessions as (SessionRecord & { id?: string })[]) {
@@ -135,12 +128,12 @@ export function fromLegacyStore(store: CallbackStore): StoreContract {
   }
   if (typeof store.length === "function") {
     const length = store.length as LegacyMethod;
-    adapted.length = async () => Number(await call("length", length, []));
+    adapted.length = async () => Number(await call(length, []));
   }
   if (typeof store.clear === "function") {
     const clear = store.clear as LegacyMethod;
     adapted.clear = async () => {
-      await call("clear", clear, []);
+      await call(clear, []);
     };
   }
   return adapted;

@@ -11,7 +11,7 @@
 export interface CookieRecord {
   originalMaxAge: number | null;
   /** An ISO date string in JSON; a `Date` before serialization. */
-  expires?: string | Date | null | undefined;
+  expires?: string | Date | null | false | undefined;
   secure?: boolean | "auto" | undefined;
   httpOnly?: boolean | undefined;
   domain?: string | undefined;

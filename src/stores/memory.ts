@@ -334,7 +334,7 @@ export class MemoryStore extends StoreBase implements Store {
   #expiry(record: SessionRecord, ttlMs: number | undefined, now: number): number {
     if (ttlMs !== undefined) return now + assertTtl(ttlMs);
     const expires = record.cookie?.expires;
-    if (expires === undefined || expires === null) return now + this.#defaultTtlMs;
+    if (!expires) return now + this.#defaultTtlMs;
     const at = new Date(expires).getTime();
     return Number.isNaN(at) ? now + this.#defaultTtlMs : Math.ceil(at);
   }

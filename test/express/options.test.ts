@@ -59,11 +59,21 @@ describe("cookie security options", () => {
     assert.match(insecure[0]?.message ?? "", /proxy/);
   });
 
-  it("http://localhost counts as secure, as browsers treat it", async () => {
-    const res = await request(app({ cookie: { secure: true } }))
-      .get("/")
-      .set("Host", "localhost:3000");
+  it("secure over plain HTTP on localhost sends no cookie, as express-session", async () => {
+    for (const host of ["localhost:3000", "127.0.0.1", "[::1]:8080"]) {
+      shouldNotSetCookie(
+        await request(app({ cookie: { secure: true } }))
+          .get("/")
+          .set("Host", host),
+      );
+    }
+  });
+
+  it("localhostIsSecure: true sends the Secure cookie to localhost, as browsers keep it", async () => {
+    const server = app({ cookie: { secure: true }, localhostIsSecure: true });
+    const res = await request(server).get("/").set("Host", "localhost:3000");
     assert.equal(attributes(shouldSetCookie(res)).secure, true);
+    shouldNotSetCookie(await request(server).get("/").set("Host", "example.test"));
   });
 
   it("proxy: true trusts X-Forwarded-Proto", async () => {
@@ -93,7 +103,9 @@ describe("cookie security options", () => {
   });
 
   it("a __Host- cookie is accepted when its rules are met", async () => {
-    const res = await request(app({ name: "__Host-sid", cookie: { secure: true } }))
+    const res = await request(
+      app({ name: "__Host-sid", cookie: { secure: true }, localhostIsSecure: true }),
+    )
       .get("/")
       .set("Host", "localhost");
     const line = shouldSetCookie(res, "__Host-sid");

@@ -34,7 +34,7 @@ function expiringAtTtl(store: Store): Store {
     const { expires } = record.cookie;
     // A cookie without expiry (a browser-session cookie) keeps none: connect-redis then uses
     // its own `ttl` option, as under express-session.
-    if (expires === undefined || expires === null || new Date(expires).getTime() <= at) {
+    if (!expires || new Date(expires).getTime() <= at) {
       return record;
     }
     return { ...record, cookie: { ...record.cookie, expires: new Date(at).toISOString() } };
