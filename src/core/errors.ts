@@ -13,7 +13,10 @@ export type TesseraErrorCode =
   | "ERR_STORE"
   /** The store does not offer what was asked of it (for example `idsForUser` on a store without a user index). */
   | "ERR_STORE_CAPABILITY"
-  /** Session data cannot be stored: it does not survive JSON (a BigInt, a cycle) or it is too large. */
+  /**
+   * Session data cannot be stored: it does not survive JSON (a BigInt, a cycle), it is too
+   * large, or its key names the session's behaviour (`save`, `__proto__`).
+   */
   | "ERR_SESSION_DATA"
   /** A method was called on a session that was already destroyed or regenerated. */
   | "ERR_SESSION_GONE"

@@ -119,7 +119,10 @@ const tracking: ProxyHandler<Session> = {
   },
   set(target, key, value, receiver) {
     const state = target[kState];
-    if (typeof key === "string" && !RESERVED.has(key)) remember(state, target, key);
+    if (typeof key === "string") {
+      if (NOT_DATA.has(key)) throw notData(key);
+      if (!RESERVED.has(key)) remember(state, target, key);
+    }
     // Set on the target itself when the assignment is made on the session: with the proxy as
     // receiver, Reflect.set would define the property through the proxy again, a second trap.
     return receiver === state.proxy
@@ -131,10 +134,26 @@ const tracking: ProxyHandler<Session> = {
     return Reflect.deleteProperty(target, key);
   },
   defineProperty(target, key, descriptor) {
-    if (typeof key === "string" && !RESERVED.has(key)) remember(target[kState], target, key);
+    if (typeof key === "string") {
+      if (NOT_DATA.has(key)) throw notData(key);
+      if (!RESERVED.has(key)) remember(target[kState], target, key);
+    }
     return Reflect.defineProperty(target, key, descriptor);
   },
+  setPrototypeOf() {
+    throw new TesseraError(
+      "ERR_SESSION_DATA",
+      "req.session's prototype cannot be changed: it holds the session's methods. Keep data in its properties.",
+    );
+  },
 };
+
+function notData(key: string): TesseraError {
+  return new TesseraError(
+    "ERR_SESSION_DATA",
+    `req.session.${key} is part of the session's behaviour, not data: keep that value under another key.`,
+  );
+}
 
 function settle(promise: Promise<void>, callback: SessionCallback | undefined): Promise<void> {
   if (typeof callback === "function") {
@@ -184,7 +203,9 @@ export class Session {
     if (data !== undefined) {
       const keys: string[] = [];
       for (const key of Object.keys(data)) {
-        if (RESERVED.has(key) || key === META_KEY) continue;
+        // As express-session does (`if (!(prop in this))`): a stored `save` or `__proto__` is
+        // left in the store, never copied over the session's methods or prototype.
+        if (RESERVED.has(key) || NOT_DATA.has(key)) continue;
         (this as Record<string, unknown>)[key] = data[key];
         keys.push(key);
       }
@@ -276,6 +297,25 @@ export class Session {
     this.cookie.resetMaxAge();
     return this;
   }
+}
+
+/**
+ * Names that are the session's behaviour, never its data: its methods and accessors, those every
+ * object has (`__proto__`, `constructor`, `hasOwnProperty`...), and the record's metadata key.
+ * Loading skips them as express-session does. express-session lets an app assign them
+ * (`req.session.save = 1` hides the method until the next load drops the key, and
+ * `req.session.__proto__ = x` swaps the prototype); Tessera refuses with ERR_SESSION_DATA
+ * instead, because such a value could never be read back as data.
+ */
+const NOT_DATA: ReadonlySet<string> = new Set([
+  ...Object.getOwnPropertyNames(Session.prototype),
+  ...Object.getOwnPropertyNames(Object.prototype),
+  META_KEY,
+]);
+
+/** @internal Whether an app may keep data under `key` in a session (csrf's `sessionKey`). */
+export function isDataKey(key: string): boolean {
+  return !RESERVED.has(key) && !NOT_DATA.has(key);
 }
 
 function dataKeys(target: Record<string, unknown>): string[] {

@@ -2,7 +2,7 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Socket } from "node:net";
 import { TesseraError } from "../core/errors.js";
-import { notRenewed } from "../core/session.js";
+import { isDataKey, notRenewed } from "../core/session.js";
 
 declare global {
   // Express's request type is extended by declaration merging, as @types/csurf did.
@@ -178,7 +178,8 @@ function normalizeOptions(options: CsrfOptions): NormalizedCsrfOptions {
     throw optionError("csrf() option headerName is not a valid HTTP header name.");
   }
   const sessionKey = nonEmptyString(options.sessionKey, "sessionKey", "_csrfSecret");
-  if (sessionKey === "cookie" || sessionKey === "__tessera") {
+  // `cookie`, `__tessera`, and names of the session's behaviour (`save`, `__proto__`...).
+  if (!isDataKey(sessionKey)) {
     throw optionError(`csrf() option sessionKey cannot be "${sessionKey}": that key is reserved.`);
   }
   // The secret belongs to one session id: a renewed id (regenerate({ keepData: true })) gets a

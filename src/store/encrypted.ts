@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import { TesseraError } from "../core/errors.js";
 import { checkStore } from "./hashed-ids.js";
+import { setKey } from "./record.js";
 import { META_KEY, type SessionPatch, type SessionRecord, type Store } from "./types.js";
 
 /** Options of {@link encryptRecords}. */
@@ -145,7 +146,7 @@ export class EncryptedStore implements Store {
     for (const key of Object.keys(record)) {
       const value = record[key];
       const stored = CLEAR_KEYS.has(key) ? value : seal(sealer, id, key, value);
-      if (stored !== undefined) sealed[key] = stored;
+      if (stored !== undefined) setKey(sealed, key, stored);
     }
     return sealed as SessionRecord;
   }
@@ -156,7 +157,7 @@ export class EncryptedStore implements Store {
     for (const key of Object.keys(patch.set)) {
       const value = patch.set[key];
       const stored = CLEAR_KEYS.has(key) ? value : seal(sealer, id, key, value);
-      if (stored !== undefined) set[key] = stored;
+      if (stored !== undefined) setKey(set, key, stored);
     }
     return { set, unset: patch.unset };
   }
@@ -194,7 +195,7 @@ export class EncryptedStore implements Store {
     const subkeys = new Map<string, Buffer>();
     for (const key of Object.keys(record)) {
       const value = record[key];
-      opened[key] = CLEAR_KEYS.has(key) ? value : this.#openValue(id, key, value, subkeys);
+      setKey(opened, key, CLEAR_KEYS.has(key) ? value : this.#openValue(id, key, value, subkeys));
     }
     return opened as SessionRecord;
   }

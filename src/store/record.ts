@@ -27,8 +27,26 @@ export function patchUser(patch: SessionPatch): string | null | undefined {
 /** Applies a patch to a record in place and returns it. For stores that keep whole records. */
 export function applyPatch(record: SessionRecord, patch: SessionPatch): SessionRecord {
   for (const key of patch.unset) delete record[key];
-  for (const key of Object.keys(patch.set)) record[key] = patch.set[key];
+  for (const key of Object.keys(patch.set)) setKey(record, key, patch.set[key]);
   return record;
+}
+
+/**
+ * `object[key] = value` for a key that may be any string. Assigning to `__proto__` would replace
+ * the object's prototype rather than store the key (and lose it from the JSON); every other name
+ * that objects inherit (`constructor`, `toString`...) becomes an own key by plain assignment.
+ */
+export function setKey(object: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(object, key, {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  } else {
+    object[key] = value;
+  }
 }
 
 /**
