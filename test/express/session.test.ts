@@ -70,7 +70,7 @@ describe("session()", () => {
         /secret option array must contain one or more strings/,
       );
       const server = app({ secret: undefined as unknown as string }, (s) => {
-        s.get("/", (req, res) => {
+        s.get("/", (_req, res) => {
           res.send("never");
         });
       });
