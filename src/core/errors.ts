@@ -27,6 +27,11 @@ export interface TesseraErrorOptions {
   cause?: unknown;
   /** An HTTP status an error handler may use. */
   status?: number;
+  /**
+   * @internal The message is express-session's, word for word, because apps compare it exactly
+   * (`err.message === "failed to load session"`): no `tessera:` prefix is added.
+   */
+  verbatim?: boolean;
 }
 
 /** The one error class of Tessera. Check for it with {@link isTesseraError}. */
@@ -42,7 +47,7 @@ export class TesseraError extends Error {
 
   constructor(code: TesseraErrorCode, message: string, options: TesseraErrorOptions = {}) {
     super(
-      message.startsWith("tessera:") ? message : `tessera: ${message}`,
+      message.startsWith("tessera:") || options.verbatim ? message : `tessera: ${message}`,
       options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.code = code;

@@ -314,7 +314,9 @@ export class SessionManager {
         }
       }
     }
-    this.storeName = this.userStore.constructor?.name ?? "the session store";
+    // A bundler may rename a class that refers to itself (`class _MemoryStore`).
+    this.storeName =
+      this.userStore.constructor?.name?.replace(/^_+(?=[A-Z])/, "") || "the session store";
     const emitter = this.userStore as { on?: (event: string, listener: () => void) => unknown };
     if (typeof emitter.on === "function") {
       // express-session's behaviour while a store says it is disconnected: requests go on
@@ -619,7 +621,10 @@ export class SessionManager {
   ttlOf(session: Session): number {
     const options = this.options;
     const expires = session.cookie.expires;
-    let ttl = expires instanceof Date ? expires.getTime() - now() : options.sessionTtlMs;
+    const at = expires instanceof Date ? expires.getTime() : Number.NaN;
+    // No expiry, or one no cookie can carry (an invalid Date: the cookie fails on its own, as in
+    // express-session): the store keeps the session for `sessionTtlMs`.
+    let ttl = Number.isNaN(at) ? options.sessionTtlMs : at - now();
     if (options.idleTimeoutMs > 0) ttl = Math.min(ttl, options.idleTimeoutMs);
     if (options.absoluteTimeoutMs > 0) {
       ttl = Math.min(ttl, session[kState].meta.createdAt + options.absoluteTimeoutMs - now());
@@ -998,8 +1003,10 @@ class RequestContext implements SessionController {
   private touch(session: Session, sync?: SyncAccess): Promise<void> | undefined {
     const manager = this.manager;
     const ttlMs = manager.ttlOf(session);
-    if (ttlMs === 0) return undefined;
     const state = session[kState];
+    // The app moved the cookie's expiry into the past: the session ends, as express-session's
+    // store ends it when touched with that expiry.
+    if (ttlMs === 0) return manager.destroy(state.id);
     if (manager.touchRewrites) {
       // A store written for express-session keeps only its own expiry on touch, and the idle
       // timeout is read from the record's last-seen time: the record itself must be rewritten.
@@ -1067,19 +1074,31 @@ class RequestContext implements SessionController {
         this.holding = false;
         realEnd.apply(this.res, args);
       },
-      (error: unknown) => this.fail(error),
+      (error: unknown) => this.fail(error, args),
     );
     return this.res;
   }
 
-  /** The store write failed: the response the app wrote is dropped and the error handler answers instead. */
-  private fail(error: unknown): void {
+  /**
+   * The store write at the end of the request failed. As express-session does, the response
+   * the app wrote goes out and the error goes to the error handler afterwards (once the
+   * response is out, Express's handler only closes the connection), unless
+   * `saveErrorResponse: "error"` asks for the error handler's response instead. That is only
+   * possible while nothing is sent: then nothing of the app's response, not its Location nor its
+   * Content-Type, may leak into the error handler's.
+   */
+  private fail(error: unknown, endArgs?: unknown[]): void {
     this.failed = true;
     this.holding = false;
     const res = this.res;
-    // A response already streaming cannot be taken back (the error handler ends the socket);
-    // otherwise nothing of the discarded response, not its Location nor its Content-Type,
-    // may leak into the error handler's.
+    if (
+      endArgs !== undefined &&
+      (res.headersSent || !this.manager.options.replaceResponseOnSaveError)
+    ) {
+      (this.realEnd as (...a: unknown[]) => unknown).apply(res, endArgs);
+      setImmediate(() => this.next(error));
+      return;
+    }
     if (!res.headersSent) for (const name of res.getHeaderNames()) res.removeHeader(name);
     this.next(error);
   }
@@ -1203,6 +1222,10 @@ class RequestContext implements SessionController {
 }
 
 function gone(method: string): TesseraError {
+  // express-session's words for a reload that finds nothing, which apps compare exactly.
+  if (method === "reload") {
+    return new TesseraError("ERR_SESSION_GONE", "failed to load session", { verbatim: true });
+  }
   return new TesseraError(
     "ERR_SESSION_GONE",
     `req.session.${method}() was called on a session that no longer exists (destroyed, regenerated or expired): use the current req.session.`,

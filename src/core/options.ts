@@ -87,6 +87,15 @@ export interface SessionOptions {
    * @default false
    */
   localhostIsSecure?: boolean;
+  /**
+   * What the visitor gets when the store write at the end of a request fails. `"app"`: the
+   * response the app wrote, and the error goes to the error handler afterwards, as
+   * express-session does. `"error"`: the app's response is dropped and the error handler
+   * answers instead (503 while the store is unreachable), so nobody is told "saved" when
+   * nothing was.
+   * @default "app"
+   */
+  saveErrorResponse?: "app" | "error";
 }
 
 /** The options after normalisation: one frozen shape, so the request path never re-checks them. */
@@ -110,6 +119,7 @@ export interface NormalizedOptions {
   readonly userKey: ((data: Record<string, unknown>) => unknown) | undefined;
   readonly recordClient: boolean;
   readonly localhostIsSecure: boolean;
+  readonly replaceResponseOnSaveError: boolean;
 }
 
 function optionError(message: string): TesseraError {
@@ -288,6 +298,11 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
   }
   if (typeof cookie === "object") checkCookieOptions(name, cookie);
 
+  const saveErrorResponse = options.saveErrorResponse ?? "app";
+  if (saveErrorResponse !== "app" && saveErrorResponse !== "error") {
+    throw optionError('the saveErrorResponse option must be "app" or "error".');
+  }
+
   const touchAfterMs = duration(options, "touchAfterMs", 0);
   const idleTimeoutMs = duration(options, "idleTimeoutMs", 0);
   if (idleTimeoutMs > 0 && touchAfterMs >= idleTimeoutMs) {
@@ -315,6 +330,7 @@ export function normalizeOptions(input: SessionOptions | undefined): NormalizedO
     userKey: userKeyReader(options.userKey),
     recordClient: flag(options, "recordClient") ?? false,
     localhostIsSecure: flag(options, "localhostIsSecure") ?? false,
+    replaceResponseOnSaveError: saveErrorResponse === "error",
   });
 }
 

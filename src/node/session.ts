@@ -53,7 +53,11 @@ function answerFailure(res: AnyResponse, error: unknown): void {
  * }).listen(3000);
  */
 export function session(options: SessionOptions): NodeSessionHandler {
-  const manager = new SessionManager(options, () => new MemoryStore());
+  // No express-session to match here: a failed final write answers with an error status.
+  const manager = new SessionManager(
+    { saveErrorResponse: "error", ...options },
+    () => new MemoryStore(),
+  );
   function handler(
     req: AnyRequest,
     res: AnyResponse,

@@ -249,9 +249,29 @@ describe("session()", () => {
       assert.doesNotMatch(res.body.message, new RegExp(ID));
     });
 
-    it("a failed write gives the error handler the response, not a half-sent one", async () => {
+    it("a failed write: the app's response goes out, then the error reaches the error handler, as express-session", async () => {
       const store = failOn(new JsonStore(), ["set"]);
-      const server = app({ store }, (s) => {
+      const seen: unknown[] = [];
+      const server = express();
+      server.use(session({ secret: SECRET, resave: false, saveUninitialized: false, store }));
+      server.post("/login", (req, res) => {
+        req.session.user = { id: "1", name: "Ada" };
+        res.redirect("/home");
+      });
+      server.use(((error, _req, _res, next) => {
+        seen.push(error);
+        next(error);
+      }) as ErrorRequestHandler);
+      const res = await request(server).post("/login").expect(302);
+      assert.equal(res.headers.location, "/home");
+      for (let wait = 0; seen.length === 0 && wait < 100; wait++) await delay(10);
+      assert.equal(seen.length, 1);
+      assert.ok(isTesseraError(seen[0], "ERR_STORE"));
+    });
+
+    it("saveErrorResponse: 'error' gives the error handler the response, not the app's", async () => {
+      const store = failOn(new JsonStore(), ["set"]);
+      const server = app({ store, saveErrorResponse: "error" }, (s) => {
         s.post("/login", (req, res) => {
           req.session.user = { id: "1", name: "Ada" };
           res.redirect("/home");
@@ -259,6 +279,7 @@ describe("session()", () => {
       });
       const res = await request(server).post("/login").expect(500);
       assert.equal(res.body.code, "ERR_STORE");
+      assert.equal(res.headers.location, undefined);
       shouldNotSetCookie(res);
     });
 

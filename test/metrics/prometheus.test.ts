@@ -152,6 +152,7 @@ describe("prometheusMetrics()", () => {
     metrics = prometheusMetrics({ register });
     const app = appWith(register, {
       store: new FailingStore(() => Object.assign(new Error("boom"), { code: "WRONGTYPE" })),
+      saveErrorResponse: "error",
     });
     await request(app).post("/login").expect(500);
     const text = await scrape(app);
