@@ -1,4 +1,3 @@
-import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -21,6 +20,7 @@ import type { DemoConfig, ListenConfig } from "./config.js";
 import { DemoDatabase, type User } from "./database.js";
 import { deviceName } from "./devices.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
+import { makePrivateDir } from "./private-files.js";
 import { openSessionStore } from "./session-store.js";
 
 /**
@@ -77,7 +77,7 @@ export interface Demo {
  * const server = demo.app.listen(3000);
  */
 export async function createDemo(config: DemoConfig): Promise<Demo> {
-  mkdirSync(config.dataDir, { recursive: true });
+  makePrivateDir(config.dataDir);
   const db = new DemoDatabase(join(config.dataDir, "demo.db"));
   let sessions: Awaited<ReturnType<typeof openSessionStore>>;
   try {
@@ -208,6 +208,7 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
 
   app.post("/logout", async (req, res) => {
     if (data(req).user !== undefined) {
+      clearSiteData(res);
       // regenerate() destroys the signed-in session in the store and starts an empty one under
       // a new ID: the old cookie is dead everywhere, and the new session holds only the flash.
       await req.session.regenerate();
@@ -313,6 +314,7 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
     const current = handle === sessionHandle(req.sessionID);
     const revoked = handle !== "" && (await revokeUserSession(req, handle));
     if (revoked && current) {
+      clearSiteData(res);
       res.redirect(303, "/login");
       return;
     }
@@ -470,7 +472,24 @@ function field(req: Request, name: string): string {
   return typeof value === "string" ? value : "";
 }
 
+/**
+ * Sent when a signed-in session ends. "cache" drops any page of the session a browser kept
+ * despite no-store (in some browsers, its back-forward cache too), "storage" the origin's
+ * localStorage, IndexedDB and service workers. Not "cookies": it would delete every cookie of
+ * the whole registrable domain, other apps' on sibling hosts included, along with the new
+ * session that carries the "logged out" message; and it adds no safety, as the old session is
+ * already destroyed on the server, so its cookie opens nothing wherever a copy of it is.
+ */
+function clearSiteData(res: Response): void {
+  res.setHeader("Clear-Site-Data", '"cache", "storage"');
+}
+
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  // Every page past the static files is made for one visitor: a signed-in user's name, profile
+  // and sessions, or at least a CSRF token, a cart and flash messages. No cache, shared or the
+  // browser's own, may keep it for the next person at the keyboard (OWASP Session Management
+  // Cheat Sheet, "Web Content Caching"; ASVS V8.2.1).
+  res.setHeader("Cache-Control", "no-store");
   res.setHeader(
     "Content-Security-Policy",
     "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",

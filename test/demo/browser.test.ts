@@ -264,11 +264,18 @@ describe("demo in a browser", { skip: !hasChromium }, () => {
     const signedIn = await sessionCookie(context);
     assert.ok(signedIn);
     await page.goto(`${demo.url}/profile`);
+    // Something a page script kept in the origin's storage while signed in.
+    await page.evaluate("localStorage.setItem('draft', 'a message half written')");
     await Promise.all([
       page.waitForResponse((response) => response.url().endsWith("/logout")),
       page.click('button:has-text("Log out")'),
     ]);
     await page.waitForSelector('.flash.success:has-text("You are logged out")');
+    assert.equal(
+      await page.evaluate("localStorage.getItem('draft')"),
+      null,
+      "Clear-Site-Data emptied the origin's storage",
+    );
     assert.equal(new URL(page.url()).pathname, "/");
     assert.match((await page.textContent("h1")) ?? "", /Hello, guest!/);
     assert.notEqual((await sessionCookie(context))?.value, signedIn.value);
