@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { LoginThrottleOptions } from "./login-throttle.js";
 import { makePrivateDir, tightenFile } from "./private-files.js";
 
 /** Everything the demo needs to start, read once from the environment by {@link loadConfig}. */
@@ -29,6 +30,11 @@ export interface DemoConfig {
    * @default undefined (not set)
    */
   trustProxy?: boolean | number | string | undefined;
+  /**
+   * The login throttle's limits and clock; not read from the environment (tests shorten them).
+   * @default the limits in login-throttle.ts: 5 failures, 1 to 15 minutes, 50 and 100 an hour
+   */
+  loginThrottle?: LoginThrottleOptions | undefined;
 }
 
 /** Where and how {@link startServer} listens, on top of {@link DemoConfig}. */

@@ -53,6 +53,11 @@ export class DemoDatabase {
     `);
   }
 
+  /** The open database, for the login throttle, which keeps its table in the same file. */
+  get sqlite(): Database.Database {
+    return this.#db;
+  }
+
   findUser(username: string): User | undefined {
     const row = this.#db.prepare("SELECT * FROM users WHERE username = ?").get(username) as
       | UserRow

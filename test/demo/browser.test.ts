@@ -295,6 +295,50 @@ describe("demo in a browser", { skip: !hasChromium }, () => {
     await stopDemo(demo);
   });
 
+  test("five wrong passwords: the login page says when to try again, and refuses even the right one", async () => {
+    const demo = await launchDemo();
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${demo.url}/login`);
+    const submit = async (password: string) => {
+      await page.fill('input[name="username"]', DEMO.username);
+      await page.fill('input[name="password"]', password);
+      // Marks this document, so the next step waits for the page the POST brings.
+      await page.evaluate("document.body.dataset.answered = 'no'");
+      const [response] = await Promise.all([
+        page.waitForResponse(
+          (candidate) =>
+            candidate.url().endsWith("/login") && candidate.request().method() === "POST",
+        ),
+        page.click('button:has-text("Log in")'),
+      ]);
+      await page.waitForSelector("body:not([data-answered])");
+      return response;
+    };
+    for (let i = 1; i < 5; i++) assert.equal((await submit(`wrong-${i}`)).status(), 401);
+    const fifth = await submit("wrong-5");
+    assert.equal(fifth.status(), 429);
+    assert.equal(fifth.headers()["retry-after"], "60");
+    assert.match(
+      (await page.textContent('[data-testid="login-wait"]')) ?? "",
+      /Too many failed attempts\. Try again in 1 minute\./,
+    );
+    await shot(page, "login-throttled");
+
+    const right = await submit(DEMO.password);
+    assert.equal(right.status(), 429);
+    assert.match(
+      (await page.textContent('[data-testid="login-wait"]')) ?? "",
+      /not even the right one/,
+    );
+    assert.equal(new URL(page.url()).pathname, "/login");
+    await page.goto(`${demo.url}/profile`);
+    assert.equal(new URL(page.url()).pathname, "/login", "not signed in");
+
+    await context.close();
+    await stopDemo(demo);
+  });
+
   test("the session cookie as the browser sees it: httpOnly, SameSite=Lax, hidden from scripts", async () => {
     const demo = await launchDemo();
     const context = await newContext();
