@@ -1,8 +1,8 @@
-import { mkdirSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parse as parseCookies } from "cookie";
 import express, { type NextFunction, type Request, type Response } from "express";
 import hbs from "hbs";
 import { isTesseraError } from "../../src/core/errors.js";
@@ -19,8 +19,11 @@ import type { Store } from "../../src/store/types.js";
 import { cartLines, findProduct, formatPrice, MAX_QUANTITY, PRODUCTS } from "./catalog.js";
 import type { DemoConfig, ListenConfig } from "./config.js";
 import { DemoDatabase, type User } from "./database.js";
+import { DEVICE_COOKIE, DEVICE_COOKIE_MAX_AGE_MS, DeviceCookies } from "./device-cookie.js";
 import { deviceName } from "./devices.js";
+import { LoginThrottle } from "./login-throttle.js";
 import { hashPassword, verifyPassword } from "./passwords.js";
+import { makePrivateDir } from "./private-files.js";
 import { openSessionStore } from "./session-store.js";
 
 /**
@@ -70,17 +73,19 @@ export interface Demo {
 
 /**
  * Builds the demo app: opens its database and session store and creates the demo user on
- * first start.
+ * first start. Logins are throttled as login-throttle.ts explains.
  *
  * @example
  * const demo = await createDemo({ dataDir: "/tmp/demo", secret: "a long random secret ..." });
  * const server = demo.app.listen(3000);
  */
 export async function createDemo(config: DemoConfig): Promise<Demo> {
-  mkdirSync(config.dataDir, { recursive: true });
+  makePrivateDir(config.dataDir);
   const db = new DemoDatabase(join(config.dataDir, "demo.db"));
   let sessions: Awaited<ReturnType<typeof openSessionStore>>;
+  let throttle: LoginThrottle;
   try {
+    throttle = new LoginThrottle(db.sqlite, config.loginThrottle);
     if (db.findUser(DEMO_USER.username) === undefined) {
       db.createUser(DEMO_USER.username, await hashPassword(DEMO_USER.password));
     }
@@ -90,6 +95,7 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
     throw error;
   }
 
+  const devices = new DeviceCookies(config.secret);
   const app = express();
   app.disable("x-powered-by");
   if (config.trustProxy !== undefined) app.set("trust proxy", config.trustProxy);
@@ -169,7 +175,7 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
       });
       return;
     }
-    await logIn(req, user);
+    await logIn(req, res, user, devices);
     req.flash("success", `Welcome, ${user.username}! Your account is ready.`);
     res.redirect(303, next);
   });
@@ -187,27 +193,42 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
     const username = field(req, "username").trim();
     const password = field(req, "password");
     const next = safeNext(req.body?.next);
-    const user = username === "" ? undefined : db.findUser(username);
-    // verifyPassword does the full scrypt work for unknown users too, so timing reveals nothing.
-    const ok = await verifyPassword(password.slice(0, MAX_PASSWORD), user?.passwordHash);
-    if (!ok || user === undefined) {
-      // The session is left exactly as it was: no flash, no write, the same cookie.
-      res.status(401).render("login", {
+    // The session is left exactly as it was on every refusal: no flash, no write, same cookie.
+    const refuse = (status: 401 | 429, error: string | undefined, retryAtMs?: number) => {
+      const wait = retryAtMs === undefined ? undefined : waitOf(retryAtMs, throttle.now());
+      if (wait !== undefined) res.setHeader("Retry-After", String(wait.seconds));
+      res.status(status).render("login", {
         title: "Log in",
-        error: "Wrong username or password.",
+        error,
+        wait,
         username,
         next,
         demo: DEMO_USER,
       });
+    };
+    const device = devices.verify(parseCookies(req.headers.cookie ?? "")[DEVICE_COOKIE], username);
+    const attempt = throttle.admit({ username, ip: req.ip, device });
+    if (!attempt.admitted) {
+      refuse(429, undefined, attempt.retryAtMs);
       return;
     }
-    await logIn(req, user);
+    const user = username === "" ? undefined : db.findUser(username);
+    // verifyPassword does the full scrypt work for unknown users too, so timing reveals nothing.
+    const ok = await verifyPassword(password.slice(0, MAX_PASSWORD), user?.passwordHash);
+    if (!ok || user === undefined) {
+      const retryAtMs = throttle.failed(attempt.ticket);
+      refuse(retryAtMs === undefined ? 401 : 429, "Wrong username or password.", retryAtMs);
+      return;
+    }
+    throttle.succeeded(attempt.ticket);
+    await logIn(req, res, user, devices);
     req.flash("success", `Welcome back, ${user.username}.`);
     res.redirect(303, next);
   });
 
   app.post("/logout", async (req, res) => {
     if (data(req).user !== undefined) {
+      clearSiteData(res);
       // regenerate() destroys the signed-in session in the store and starts an empty one under
       // a new ID: the old cookie is dead everywhere, and the new session holds only the flash.
       await req.session.regenerate();
@@ -313,6 +334,7 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
     const current = handle === sessionHandle(req.sessionID);
     const revoked = handle !== "" && (await revokeUserSession(req, handle));
     if (revoked && current) {
+      clearSiteData(res);
       res.redirect(303, "/login");
       return;
     }
@@ -428,7 +450,12 @@ export async function startServer(config: DemoConfig & ListenConfig): Promise<Ru
   };
 }
 
-async function logIn(req: Request, user: User): Promise<void> {
+async function logIn(
+  req: Request,
+  res: Response,
+  user: User,
+  devices: DeviceCookies,
+): Promise<void> {
   // A new id on sign-in defeats session fixation; the data (cart, visit count, guestbook name)
   // comes along, but not the CSRF secret, so a token issued before sign-in stops working.
   await req.session.regenerate({ keepData: true });
@@ -437,6 +464,15 @@ async function logIn(req: Request, user: User): Promise<void> {
   data(req).loginAt = Date.now();
   // Ties the session to the user, for the sessions page and "log out everywhere else".
   req.session.setUser(user.id);
+  // Marks this browser as one that knows the password: other clients' failures no longer lock
+  // it out of this account (login-throttle.ts). Sent back only to the login form.
+  res.cookie(DEVICE_COOKIE, devices.issue(user.username), {
+    httpOnly: true,
+    secure: req.secure,
+    sameSite: "strict",
+    path: "/login",
+    maxAge: DEVICE_COOKIE_MAX_AGE_MS,
+  });
 }
 
 function requireLogin(req: Request, res: Response, next: NextFunction): void {
@@ -470,7 +506,36 @@ function field(req: Request, name: string): string {
   return typeof value === "string" ? value : "";
 }
 
+/**
+ * Sent when a signed-in session ends. "cache" drops any page of the session a browser kept
+ * despite no-store (in some browsers, its back-forward cache too), "storage" the origin's
+ * localStorage, IndexedDB and service workers. Not "cookies": it would delete every cookie of
+ * the whole registrable domain, other apps' on sibling hosts included, along with the new
+ * session that carries the "logged out" message and the device cookie that keeps this browser
+ * exempt from other clients' login failures; and it adds no safety, as the old session is
+ * already destroyed on the server, so its cookie opens nothing wherever a copy of it is.
+ */
+function clearSiteData(res: Response): void {
+  res.setHeader("Clear-Site-Data", '"cache", "storage"');
+}
+
+/** How long a throttled login waits, for the Retry-After header and the login page. */
+function waitOf(retryAtMs: number, nowMs: number): { seconds: number; text: string; at: string } {
+  const seconds = Math.max(1, Math.ceil((retryAtMs - nowMs) / 1000));
+  const minutes = Math.ceil(seconds / 60);
+  const text =
+    seconds < 60
+      ? `${seconds} second${seconds === 1 ? "" : "s"}`
+      : `${minutes} minute${minutes === 1 ? "" : "s"}`;
+  return { seconds, text, at: new Date(retryAtMs).toISOString() };
+}
+
 function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  // Every page past the static files is made for one visitor: a signed-in user's name, profile
+  // and sessions, or at least a CSRF token, a cart and flash messages. No cache, shared or the
+  // browser's own, may keep it for the next person at the keyboard (OWASP Session Management
+  // Cheat Sheet, "Web Content Caching"; ASVS V8.2.1).
+  res.setHeader("Cache-Control", "no-store");
   res.setHeader(
     "Content-Security-Policy",
     "default-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",

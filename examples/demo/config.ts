@@ -1,11 +1,16 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { LoginThrottleOptions } from "./login-throttle.js";
+import { makePrivateDir, tightenFile } from "./private-files.js";
 
 /** Everything the demo needs to start, read once from the environment by {@link loadConfig}. */
 export interface DemoConfig {
-  /** Where the demo keeps its SQLite files and generated secret. @default "examples/demo/data" */
+  /**
+   * Where the demo keeps its SQLite files and generated secret, all mode 0600; created mode 0700
+   * when missing. @default "examples/demo/data"
+   */
   dataDir: string;
   /** The secret (or secrets, newest first) that signs the session cookie. */
   secret: string | readonly string[];
@@ -25,6 +30,11 @@ export interface DemoConfig {
    * @default undefined (not set)
    */
   trustProxy?: boolean | number | string | undefined;
+  /**
+   * The login throttle's limits and clock; not read from the environment (tests shorten them).
+   * @default the limits in login-throttle.ts: 5 failures, 1 to 15 minutes, 50 and 100 an hour
+   */
+  loginThrottle?: LoginThrottleOptions | undefined;
 }
 
 /** Where and how {@link startServer} listens, on top of {@link DemoConfig}. */
@@ -56,7 +66,7 @@ export function resolveSecret(
     return secrets.length === 1 ? (secrets[0] as string) : secrets;
   }
   const path = join(dataDir, SECRET_FILE);
-  mkdirSync(dataDir, { recursive: true });
+  makePrivateDir(dataDir);
   let created = false;
   try {
     // `wx` fails when the file exists, so two demos starting at once never overwrite each
@@ -67,7 +77,7 @@ export function resolveSecret(
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
   // A secret others can read lets them forge session cookies: tighten a file someone loosened.
-  if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
+  tightenFile(path);
   const secret = readFileSync(path, "utf8").trim();
   warn(
     `tessera demo: SESSION_SECRET is not set, so the session cookie is signed with a secret ${

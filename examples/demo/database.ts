@@ -1,4 +1,5 @@
 import Database from "better-sqlite3";
+import { privateDatabaseFile } from "./private-files.js";
 
 /** A user as the demo keeps it. */
 export interface User {
@@ -26,13 +27,14 @@ const GUESTBOOK_PAGE = 20;
 
 /**
  * The demo's own data (users and the guestbook) in one SQLite file, apart from the sessions.
- * WAL mode and a busy timeout let two demo processes share one data folder.
+ * WAL mode and a busy timeout let two demo processes share one data folder. The file, which
+ * holds password hashes, is readable by this user only.
  */
 export class DemoDatabase {
   readonly #db: Database.Database;
 
   constructor(path: string) {
-    this.#db = new Database(path);
+    this.#db = new Database(privateDatabaseFile(path));
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("busy_timeout = 5000");
     this.#db.exec(`
@@ -49,6 +51,11 @@ export class DemoDatabase {
         created_at INTEGER NOT NULL
       );
     `);
+  }
+
+  /** The open database, for the login throttle, which keeps its table in the same file. */
+  get sqlite(): Database.Database {
+    return this.#db;
   }
 
   findUser(username: string): User | undefined {

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { Store } from "../../src/store/types.js";
 import type { DemoConfig } from "./config.js";
+import { privateDatabaseFile } from "./private-files.js";
 
 /** The session store the demo runs on, and how to let go of it. */
 export interface DemoStore {
@@ -16,7 +17,7 @@ const DEFAULT_NAMESPACE = "tessera_demo";
 
 /**
  * Opens the store `config` asks for: Redis with `redisUrl`, PostgreSQL with `databaseUrl`,
- * otherwise SQLite in the data folder. Client libraries are imported only when chosen, as an
+ * otherwise SQLite in the data folder (mode 0600). Client libraries are imported only when chosen, as an
  * app with one store would only install that one.
  */
 export async function openSessionStore(config: DemoConfig): Promise<DemoStore> {
@@ -26,7 +27,9 @@ export async function openSessionStore(config: DemoConfig): Promise<DemoStore> {
     return openPostgres(config.databaseUrl, `${namespace}_sessions`);
   }
   const { SqliteStore } = await import("../../src/stores/sqlite.js");
-  const store = new SqliteStore({ path: join(config.dataDir, "sessions.db") });
+  // Session ids are in the file: whoever reads it can open any signed-in session.
+  const path = privateDatabaseFile(join(config.dataDir, "sessions.db"));
+  const store = new SqliteStore({ path });
   return { store, label: "SQLite", close: () => store.close() };
 }
 

@@ -264,11 +264,18 @@ describe("demo in a browser", { skip: !hasChromium }, () => {
     const signedIn = await sessionCookie(context);
     assert.ok(signedIn);
     await page.goto(`${demo.url}/profile`);
+    // Something a page script kept in the origin's storage while signed in.
+    await page.evaluate("localStorage.setItem('draft', 'a message half written')");
     await Promise.all([
       page.waitForResponse((response) => response.url().endsWith("/logout")),
       page.click('button:has-text("Log out")'),
     ]);
     await page.waitForSelector('.flash.success:has-text("You are logged out")');
+    assert.equal(
+      await page.evaluate("localStorage.getItem('draft')"),
+      null,
+      "Clear-Site-Data emptied the origin's storage",
+    );
     assert.equal(new URL(page.url()).pathname, "/");
     assert.match((await page.textContent("h1")) ?? "", /Hello, guest!/);
     assert.notEqual((await sessionCookie(context))?.value, signedIn.value);
@@ -284,6 +291,50 @@ describe("demo in a browser", { skip: !hasChromium }, () => {
     await shot(page, "not-found");
 
     await replay.close();
+    await context.close();
+    await stopDemo(demo);
+  });
+
+  test("five wrong passwords: the login page says when to try again, and refuses even the right one", async () => {
+    const demo = await launchDemo();
+    const context = await newContext();
+    const page = await context.newPage();
+    await page.goto(`${demo.url}/login`);
+    const submit = async (password: string) => {
+      await page.fill('input[name="username"]', DEMO.username);
+      await page.fill('input[name="password"]', password);
+      // Marks this document, so the next step waits for the page the POST brings.
+      await page.evaluate("document.body.dataset.answered = 'no'");
+      const [response] = await Promise.all([
+        page.waitForResponse(
+          (candidate) =>
+            candidate.url().endsWith("/login") && candidate.request().method() === "POST",
+        ),
+        page.click('button:has-text("Log in")'),
+      ]);
+      await page.waitForSelector("body:not([data-answered])");
+      return response;
+    };
+    for (let i = 1; i < 5; i++) assert.equal((await submit(`wrong-${i}`)).status(), 401);
+    const fifth = await submit("wrong-5");
+    assert.equal(fifth.status(), 429);
+    assert.equal(fifth.headers()["retry-after"], "60");
+    assert.match(
+      (await page.textContent('[data-testid="login-wait"]')) ?? "",
+      /Too many failed attempts\. Try again in 1 minute\./,
+    );
+    await shot(page, "login-throttled");
+
+    const right = await submit(DEMO.password);
+    assert.equal(right.status(), 429);
+    assert.match(
+      (await page.textContent('[data-testid="login-wait"]')) ?? "",
+      /not even the right one/,
+    );
+    assert.equal(new URL(page.url()).pathname, "/login");
+    await page.goto(`${demo.url}/profile`);
+    assert.equal(new URL(page.url()).pathname, "/login", "not signed in");
+
     await context.close();
     await stopDemo(demo);
   });

@@ -2,7 +2,7 @@
 // store left untouched by a wrong password, the redirect target checks, and the Redis and
 // PostgreSQL store switches.
 import assert from "node:assert/strict";
-import { statSync } from "node:fs";
+import { chmodSync, existsSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
@@ -14,14 +14,9 @@ import { deviceName } from "../../examples/demo/devices.js";
 import { setCookie } from "../helpers/http.js";
 import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
 import { makeDataDir, removeDataDir } from "./demo-process.js";
+import { postLogin, tokenOf } from "./forms.js";
 
 const SECRET = "a demo secret that is long enough for production use";
-
-function tokenOf(res: Response): string {
-  const match = /name="_csrf" value="([^"]+)"/.exec(res.text);
-  assert.ok(match, `no CSRF field in the page:\n${res.text.slice(0, 500)}`);
-  return match[1] as string;
-}
 
 /** The session id inside a `tessera.sid` Set-Cookie line. */
 function idOf(res: Response): string {
@@ -31,12 +26,8 @@ function idOf(res: Response): string {
   return value.slice(2, value.lastIndexOf("."));
 }
 
-async function logIn(agent: Agent, username = DEMO_USER.username, password = DEMO_USER.password) {
-  const form = await agent.get("/login").expect(200);
-  return agent
-    .post("/login")
-    .type("form")
-    .send({ username, password, _csrf: tokenOf(form) });
+function logIn(agent: Agent, username = DEMO_USER.username, password = DEMO_USER.password) {
+  return postLogin(agent, username, password);
 }
 
 describe("demo routes (SQLite)", () => {
@@ -137,7 +128,8 @@ describe("demo routes (SQLite)", () => {
       .type("form")
       .send({ _csrf: tokenOf(page) })
       .expect(303)
-      .expect("Location", "/");
+      .expect("Location", "/")
+      .expect("Clear-Site-Data", '"cache", "storage"');
     assert.equal(await demo.store.get(id), undefined, "the signed-in session is gone");
     const fresh = idOf(res);
     assert.notEqual(fresh, id);
@@ -148,6 +140,43 @@ describe("demo routes (SQLite)", () => {
     assert.match(home.text, /class="flash success"[^>]*>You are logged out/);
     assert.match(home.text, /Hello, guest!/);
     await agent.get("/logout").expect(404);
+    const cart = await agent.get("/cart").expect(200);
+    const again = await agent
+      .post("/logout")
+      .type("form")
+      .send({ _csrf: tokenOf(cart) })
+      .expect(303);
+    assert.equal(again.headers["clear-site-data"], undefined, "nothing to clear when signed out");
+  });
+
+  test("log out › from the sessions page, logging out this browser clears site data too", async () => {
+    const agent = request.agent(demo.app);
+    await logIn(agent);
+    const page = await agent.get("/sessions").expect(200);
+    const handle = /class="card session current"[\s\S]*?name="handle" value="([^"]+)"/.exec(
+      page.text,
+    );
+    assert.ok(handle, "the current session's form");
+    await agent
+      .post("/sessions/revoke")
+      .type("form")
+      .send({ handle: handle[1], _csrf: tokenOf(page) })
+      .expect(303)
+      .expect("Location", "/login")
+      .expect("Clear-Site-Data", '"cache", "storage"');
+    await agent.get("/profile").expect(303);
+  });
+
+  test("pages › signed-in pages are never cached, nor any other page with a session", async () => {
+    const agent = request.agent(demo.app);
+    await agent.get("/").expect(200).expect("Cache-Control", "no-store");
+    await logIn(agent);
+    for (const path of ["/", "/profile", "/sessions", "/cart", "/guestbook", "/nope"]) {
+      const res = await agent.get(path);
+      assert.equal(res.headers["cache-control"], "no-store", `Cache-Control of ${path}`);
+    }
+    const css = await agent.get("/static/style.css").expect(200);
+    assert.equal(css.headers["cache-control"], "public, max-age=3600", "static files still cache");
   });
 
   test("CSRF › a POST without a valid token, or from another site, gets the 403 page", async () => {
@@ -235,6 +264,45 @@ describe("demo routes (SQLite)", () => {
 });
 
 describe("demo configuration", () => {
+  test("the data folder is created mode 0700; both databases and their side files are 0600", async () => {
+    const parent = makeDataDir();
+    const dataDir = join(parent, "nested", "data");
+    try {
+      const demo = await createDemo({ dataDir, secret: SECRET });
+      try {
+        await logIn(request.agent(demo.app)).then((res) => assert.equal(res.status, 303));
+        assert.equal(statSync(dataDir).mode & 0o777, 0o700);
+        for (const name of ["demo.db", "sessions.db"]) {
+          assert.equal(statSync(join(dataDir, name)).mode & 0o777, 0o600, name);
+          for (const side of ["-wal", "-shm"]) {
+            const path = join(dataDir, `${name}${side}`);
+            assert.ok(existsSync(path), `${name}${side} exists while the database is open`);
+            assert.equal(statSync(path).mode & 0o777, 0o600, `${name}${side}`);
+          }
+        }
+      } finally {
+        await demo.close();
+      }
+
+      // Files an older version (or someone) left readable by all are tightened on start.
+      for (const name of ["demo.db", "sessions.db", "demo.db-wal"]) {
+        const path = join(dataDir, name);
+        if (!existsSync(path)) writeFileSync(path, "");
+        chmodSync(path, 0o644);
+      }
+      const again = await createDemo({ dataDir, secret: SECRET });
+      try {
+        for (const name of ["demo.db", "sessions.db", "demo.db-wal"]) {
+          assert.equal(statSync(join(dataDir, name)).mode & 0o777, 0o600, name);
+        }
+      } finally {
+        await again.close();
+      }
+    } finally {
+      removeDataDir(parent);
+    }
+  });
+
   test("without SESSION_SECRET a secret is generated once, kept with mode 0600, and announced", () => {
     const dataDir = makeDataDir();
     try {
