@@ -41,19 +41,25 @@ export function writeHeadWithCookie(
   const headers = args[at];
   let replaced: unknown;
   if (Array.isArray(headers)) {
+    // The cookies join in one Set-Cookie entry holding a list: when the response already has a
+    // header (Express's X-Powered-By), node applies an array entry by entry with setHeader, and
+    // a second Set-Cookie entry would replace the first.
+    const cookies: unknown[] = [];
+    const rest: unknown[] = [];
     if (headers.length > 0 && Array.isArray(headers[0])) {
       // [[name, value], ...]
-      if ((headers as unknown[][]).some((pair) => isSetCookie(pair[0]))) {
-        replaced = [...headers, ["Set-Cookie", value]];
+      for (const pair of headers as unknown[][]) {
+        if (isSetCookie(pair[0])) cookies.push(...[pair[1]].flat());
+        else rest.push(pair);
       }
+      if (cookies.length > 0) replaced = [...rest, ["Set-Cookie", [...cookies, value]]];
     } else {
       // node's raw form: [name, value, name, value, ...]
       for (let index = 0; index < headers.length; index += 2) {
-        if (isSetCookie(headers[index])) {
-          replaced = [...headers, "Set-Cookie", value];
-          break;
-        }
+        if (isSetCookie(headers[index])) cookies.push(...[headers[index + 1]].flat());
+        else rest.push(headers[index], headers[index + 1]);
       }
+      if (cookies.length > 0) replaced = [...rest, "Set-Cookie", [...cookies, value]];
     }
   } else if (typeof headers === "object" && headers !== null) {
     const object = headers as OutgoingHttpHeaders;
