@@ -146,6 +146,15 @@ class NaiveStore implements Store {
   }
 }
 
+/** Like express-session's MemoryStore: its touch writes the cookie and nothing else. */
+class CookieTouchStore extends NaiveStore {
+  override async touch(id: string, record: SessionRecord) {
+    const json = this.records.get(id);
+    if (json === undefined) return;
+    this.records.set(id, JSON.stringify({ ...JSON.parse(json), cookie: record.cookie }));
+  }
+}
+
 /** A store whose server is gone: every operation rejects as a real store's would. */
 function failingStore(): Store {
   const fail = (operation: string) => async (): Promise<never> => {
@@ -312,24 +321,22 @@ describe("encryptRecords()", () => {
     await store.set(ID, original, TTL_MS);
     const raw = await inner.get(ID);
     assert.ok(raw);
-    // Every data value is an envelope of base64url text only, so no plaintext can hide in it;
-    // the secrets below all hold a character base64url lacks, so a chance match is impossible.
+    // All data is one envelope of base64url text only, so no plaintext can hide in it; the
+    // secrets below all hold a character base64url lacks, so a chance match is impossible.
     // (The cookie and __tessera stay in clear, and their timestamps may contain any digits.)
-    for (const key of ["note", "cart", "n"])
-      assert.match(String(raw[key]), /^tsr1\.[A-Za-z0-9_-]{8}\.[A-Za-z0-9_-]+$/);
+    assert.deepEqual(Object.keys(raw).sort(), ["__tessera", "cookie", "data"]);
+    assert.match(String(raw.data), /^tsr2\.[A-Za-z0-9_-]{8}\.\d+\.[A-Za-z0-9_-]+$/);
     const dump = JSON.stringify(raw);
-    for (const secret of ["launch codes", '"sku"', '"qty":2', '"n":42'])
+    for (const secret of ["launch codes", '"sku"', '"qty":2', '"n":42', '"note"', '"cart"'])
       assert.ok(!dump.includes(secret), secret);
     assert.deepEqual(raw.cookie, original.cookie, "cookie stays in clear for the store's expiry");
-    assert.deepEqual(
-      raw.__tessera,
-      original.__tessera,
-      "__tessera stays in clear for the user index",
-    );
+    const { seal, ...meta } = raw.__tessera as unknown as Record<string, unknown>;
+    assert.deepEqual(meta, original.__tessera, "__tessera stays in clear for the user index");
+    assert.match(String(seal), /^tsr2\.[A-Za-z0-9_-]{8}\.w\.\d+\.\d+\.[A-Za-z0-9_-]{43}$/);
     assert.deepEqual(await store.get(ID), original);
   });
 
-  it("writes only the changed keys on patch, so parallel patches both survive", async () => {
+  it("patches by reading and rewriting the record; parallel patches from one process all land", async () => {
     const inner = innerStore();
     const store = encryptRecords(inner, { keys: [KEY_1] });
     await store.set(ID, record({ a: 1, b: 1, keep: "same" }), TTL_MS);
@@ -338,12 +345,35 @@ describe("encryptRecords()", () => {
     const results = await Promise.all([
       store.patch(ID, { set: { a: 2 }, unset: [] }, TTL_MS),
       store.patch(ID, { set: { c: 3 }, unset: ["b"] }, TTL_MS),
+      store.patch(ID, { set: { d: 4 }, unset: [] }, TTL_MS),
     ]);
-    assert.deepEqual(results, [true, true]);
-    const after = await inner.get(ID);
-    assert.equal(after?.keep, before?.keep, "an untouched key keeps its ciphertext");
-    assert.notEqual(after?.a, before?.a);
-    assert.deepEqual(await store.get(ID), record({ a: 2, keep: "same", c: 3 }));
+    assert.deepEqual(results, [true, true, true]);
+    assert.notEqual((await inner.get(ID))?.data, before?.data, "the data was sealed anew");
+    assert.deepEqual(await store.get(ID), record({ a: 2, keep: "same", c: 3, d: 4 }));
+    assert.equal(await store.patch(OTHER_ID, { set: { a: 1 }, unset: [] }, TTL_MS), false);
+    assert.equal(await inner.get(OTHER_ID), undefined, "a patch of a missing session wrote one");
+  });
+
+  it("touches a store with patch through patch: cookie and last-seen time move, data stays", async () => {
+    const inner = innerStore();
+    const log = errorLog();
+    const store = encryptRecords(inner, { keys: [KEY_1], onError: log.onError });
+    await store.set(ID, record({ n: 1 }, "user-1"), TTL_MS);
+    const touched = record({ n: 2, extra: "not written" }, "someone-else");
+    touched.cookie.expires = new Date(Date.now() + 2 * TTL_MS).toISOString();
+    (touched.__tessera as { seenAt?: number }).seenAt = 1_800_000_000_000;
+    await store.touch(ID, touched, 2 * TTL_MS);
+    const got = await store.get(ID);
+    assert.equal(got?.n, 1);
+    assert.equal(got?.extra, undefined);
+    assert.equal(got?.cookie.expires, touched.cookie.expires);
+    assert.deepEqual(
+      got?.__tessera,
+      { createdAt: 1_700_000_000_000, seenAt: 1_800_000_000_000, user: "user-1" },
+      "touch moved the user",
+    );
+    assert.match(String((await inner.get(ID))?.__tessera?.["seal" as "user"]), /^tsr2\.[^.]+\.t\./);
+    assert.deepEqual(log.errors, []);
   });
 
   it("keeps the user index working", async () => {
@@ -359,15 +389,21 @@ describe("encryptRecords()", () => {
     const log = errorLog();
     const rotated = encryptRecords(inner, { keys: [KEY_2, KEY_1], onError: log.onError });
     assert.deepEqual(await rotated.get(ID), record({ v: "old" }));
+    // A touch seals with the new key while the data stays under the old one.
+    await rotated.touch(ID, record({ v: "old" }), TTL_MS);
+    assert.deepEqual(await rotated.get(ID), record({ v: "old" }));
     await rotated.set(OTHER_ID, record({ v: "new" }), TTL_MS);
-    const oldId = String((await inner.get(ID))?.v).split(".")[1];
-    const newId = String((await inner.get(OTHER_ID))?.v).split(".")[1];
-    assert.notEqual(oldId, newId, "new writes use the first key");
+    const keyIdOf = async (id: string) => String((await inner.get(id))?.data).split(".")[1];
+    assert.notEqual(await keyIdOf(ID), await keyIdOf(OTHER_ID), "new writes use the first key");
     const onlyNew = encryptRecords(inner, { keys: [KEY_2], onError: log.onError });
     assert.deepEqual(await onlyNew.get(OTHER_ID), record({ v: "new" }));
     assert.equal(await onlyNew.get(ID), undefined, "a record of a removed key reads as no session");
     assert.equal(log.errors.length, 1);
     assert.match(log.errors[0]?.message ?? "", /key that is not in keys/);
+    // A patch through the rotated store moves the session to the new key.
+    requireCapability(rotated, "patch", "the test");
+    assert.equal(await rotated.patch(ID, { set: { v: "moved" }, unset: [] }, TTL_MS), true);
+    assert.deepEqual(await onlyNew.get(ID), record({ v: "moved" }));
   });
 
   it("reads a tampered record as no session and reports it once", async () => {
@@ -376,21 +412,22 @@ describe("encryptRecords()", () => {
     const store = encryptRecords(inner, { keys: [KEY_1], onError: log.onError });
     await store.set(ID, record({ role: "user", name: "ann" }), TTL_MS);
     const raw = (await inner.get(ID)) as SessionRecord;
-    const flip = (value: unknown) => {
-      const text = String(value);
-      const at = text.length - 20;
-      return `${text.slice(0, at)}${text[at] === "A" ? "B" : "A"}${text.slice(at + 1)}`;
-    };
-    await inner.set(ID, { ...raw, role: flip(raw.role), name: flip(raw.name) }, TTL_MS);
+    const text = String(raw.data);
+    const at = text.length - 20;
+    const flipped = `${text.slice(0, at)}${text[at] === "A" ? "B" : "A"}${text.slice(at + 1)}`;
+    await inner.set(ID, { ...raw, data: flipped }, TTL_MS);
     assert.equal(await store.get(ID), undefined);
-    assert.equal(log.errors.length, 1, "one report per record, not per key");
+    assert.equal(log.errors.length, 1, "one report per record");
     const [error] = log.errors;
     assert.ok(error && isTesseraError(error, "ERR_STORE"));
-    assert.match(error.message, /^tessera: encryptRecords\(\) could not decrypt/);
+    assert.match(
+      error.message,
+      /^tessera: encryptRecords\(\) refused a session record \(authentication failed/,
+    );
     assert.ok(!error.message.includes(ID), "the message holds no session id");
   });
 
-  it("refuses a value moved to another session or another key", async () => {
+  it("refuses data moved to another session", async () => {
     const inner = innerStore();
     const log = errorLog();
     const store = encryptRecords(inner, { keys: [KEY_1], onError: log.onError });
@@ -398,23 +435,25 @@ describe("encryptRecords()", () => {
     await store.set(OTHER_ID, record({ role: "user", name: "eve" }), TTL_MS);
     const admin = (await inner.get(ID)) as SessionRecord;
     const eve = (await inner.get(OTHER_ID)) as SessionRecord;
-    await inner.set(OTHER_ID, { ...eve, role: admin.role }, TTL_MS);
-    assert.equal(await store.get(OTHER_ID), undefined, "copied from another session");
-    await inner.set(ID, { ...admin, name: admin.role }, TTL_MS);
-    assert.equal(await store.get(ID), undefined, "copied from another key");
+    await inner.set(OTHER_ID, { ...eve, data: admin.data }, TTL_MS);
+    assert.equal(await store.get(OTHER_ID), undefined, "data copied from another session");
+    await inner.set(OTHER_ID, admin, TTL_MS);
+    assert.equal(await store.get(OTHER_ID), undefined, "a whole record copied");
     assert.equal(log.errors.length, 2);
-    assert.match(log.errors[0]?.message ?? "", /authentication failed/);
+    assert.match(log.errors[0]?.message ?? "", /older than its seal|authentication failed/);
+    assert.match(log.errors[1]?.message ?? "", /authentication failed/);
   });
 
-  it("reads a plaintext record (written before it was enabled) as no session", async () => {
+  it("reads a plaintext or per-key (tsr1) record as no session", async () => {
     const inner = innerStore();
     const log = errorLog();
+    const store = encryptRecords(inner, { keys: [KEY_1], onError: log.onError });
     await inner.set(ID, record({ plain: "text" }), TTL_MS);
-    assert.equal(
-      await encryptRecords(inner, { keys: [KEY_1], onError: log.onError }).get(ID),
-      undefined,
-    );
-    assert.match(log.errors[0]?.message ?? "", /not encrypted/);
+    assert.equal(await store.get(ID), undefined);
+    await inner.set(ID, record({ plain: "tsr1.AAAAAAAA.AAAA" }), TTL_MS);
+    assert.equal(await store.get(ID), undefined);
+    assert.equal(log.errors.length, 2);
+    assert.match(log.errors[0]?.message ?? "", /not written by encryptRecords\(\)/);
   });
 
   it("skips unreadable records in entries() and reports them", async () => {
@@ -457,13 +496,35 @@ describe("encryptRecords()", () => {
     }
   });
 
-  it("seals the whole record on touch, for stores whose touch rewrites it", async () => {
-    const inner = new NaiveStore();
+  it("touches a store without patch by handing back the stored record, whatever its touch writes", async () => {
+    for (const inner of [new NaiveStore(), new CookieTouchStore()]) {
+      const log = errorLog();
+      const store = encryptRecords(inner, { keys: [KEY_1], onError: log.onError });
+      await store.set(ID, record({ secret: "touch-me-not" }), TTL_MS);
+      const before = inner.records.get(ID);
+      const touched = record({ secret: "touch-me-not" });
+      touched.cookie.expires = new Date(Date.now() + 2 * TTL_MS).toISOString();
+      await store.touch(ID, touched, TTL_MS);
+      assert.equal(inner.records.get(ID), before, `${inner.constructor.name}: the record changed`);
+      assert.ok(!(inner.records.get(ID) ?? "").includes("touch-me-not"));
+      assert.deepEqual(await store.get(ID), record({ secret: "touch-me-not" }));
+      await store.touch(OTHER_ID, touched, TTL_MS);
+      assert.equal(inner.records.has(OTHER_ID), false, "touch created a session");
+      assert.deepEqual(log.errors, []);
+    }
+  });
+
+  it("keeps session keys named like the stored parts (data, seal) as plain data", async () => {
+    const inner = innerStore();
     const store = encryptRecords(inner, { keys: [KEY_1] });
-    await store.set(ID, record({ secret: "touch-me-not" }), TTL_MS);
-    await store.touch(ID, record({ secret: "touch-me-not" }), TTL_MS);
-    assert.ok(!(inner.records.get(ID) ?? "").includes("touch-me-not"));
-    assert.deepEqual(await store.get(ID), record({ secret: "touch-me-not" }));
+    await store.set(ID, record({ data: "mine", seal: { of: "approval" } }), TTL_MS);
+    requireCapability(store, "patch", "the test");
+    assert.equal(
+      await store.patch(ID, { set: { seal: "changed" }, unset: ["data"] }, TTL_MS),
+      true,
+    );
+    assert.deepEqual(await store.get(ID), record({ seal: "changed" }));
+    assert.match(String((await inner.get(ID))?.data), /^tsr2\./);
   });
 
   it("drops what JSON drops and refuses what JSON cannot write", async () => {
@@ -499,14 +560,29 @@ describe("encryptRecords()", () => {
     }
   });
 
-  it("composes with hashIds(): neither the id nor the data is in the inner store", async () => {
-    const inner = innerStore();
-    const store = hashIds(encryptRecords(inner, { keys: [KEY_1] }));
-    await store.set(ID, record({ note: "composed secret" }), TTL_MS);
-    const raw = await inner.get(sha256(ID));
-    assert.ok(raw && !JSON.stringify(raw).includes("composed secret"));
-    assert.equal(await inner.get(ID), undefined);
-    assert.deepEqual(await store.get(ID), record({ note: "composed secret" }));
+  it("composes with hashIds() either way: neither the id nor the data is in the inner store", async () => {
+    for (const order of ["hashIds(encryptRecords())", "encryptRecords(hashIds())"]) {
+      const inner = innerStore();
+      const store =
+        order === "hashIds(encryptRecords())"
+          ? hashIds(encryptRecords(inner, { keys: [KEY_1] }))
+          : encryptRecords(hashIds(inner), { keys: [KEY_1] });
+      await store.set(ID, record({ note: "composed secret" }, "user-1"), TTL_MS);
+      const raw = await inner.get(sha256(ID));
+      assert.ok(raw && !JSON.stringify(raw).includes("composed secret"), order);
+      assert.equal(await inner.get(ID), undefined, order);
+      requireCapability(store, "patch", "the test");
+      assert.equal(await store.patch(ID, { set: { n: 1 }, unset: [] }, TTL_MS), true, order);
+      await store.touch(ID, record({ note: "composed secret", n: 1 }, "user-1"), TTL_MS);
+      assert.deepEqual(
+        await store.get(ID),
+        record({ note: "composed secret", n: 1 }, "user-1"),
+        order,
+      );
+      requireCapability(store, "destroyForUser", "the test");
+      assert.equal(await store.destroyForUser("user-1"), 1, order);
+      assert.equal(await store.get(ID), undefined, order);
+    }
   });
 });
 
