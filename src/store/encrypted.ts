@@ -8,6 +8,7 @@ import {
 } from "node:crypto";
 import { TesseraError } from "../core/errors.js";
 import { checkStore } from "./hashed-ids.js";
+import { TESSERA_STORE } from "./legacy.js";
 import { assertTtl, setKey } from "./record.js";
 import {
   META_KEY,
@@ -130,6 +131,8 @@ const FORGED = "authentication failed: it was changed, or moved from another ses
  * parallel requests.
  */
 export class EncryptedStore implements Store {
+  /** A wrapper speaks Tessera's contract, whatever capabilities its inner store lends it. */
+  readonly [TESSERA_STORE] = true;
   declare readonly patch?: NonNullable<Store["patch"]>;
   declare readonly ids?: NonNullable<Store["ids"]>;
   declare readonly entries?: NonNullable<Store["entries"]>;

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { TesseraError } from "../core/errors.js";
+import { TESSERA_STORE } from "./legacy.js";
 import type { DestroyForUserOptions, SessionPatch, SessionRecord, Store } from "./types.js";
 
 /** Options of {@link hashIds}. */
@@ -22,6 +23,8 @@ export interface HashIdsOptions {
  * Sessions written before it was enabled, or by another library, are not found.
  */
 export class HashedIdStore implements Store {
+  /** A wrapper speaks Tessera's contract, whatever capabilities its inner store lends it. */
+  readonly [TESSERA_STORE] = true;
   declare readonly patch?: NonNullable<Store["patch"]>;
   declare readonly length?: NonNullable<Store["length"]>;
   declare readonly clear?: NonNullable<Store["clear"]>;
