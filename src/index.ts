@@ -5,6 +5,7 @@ export {
   fromLegacyStore,
   isTesseraStore,
   type LegacyStoreBase,
+  type LegacyStoreOptions,
   Store as StoreBase,
   TESSERA_STORE,
   toStore,

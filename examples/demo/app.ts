@@ -121,6 +121,8 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
       touchAfterMs: 60_000,
       absoluteTimeoutMs: 30 * 24 * 60 * 60 * 1000,
       recordClient: true,
+      // A visitor is never shown "saved" (a cart, a login) when the store did not save it.
+      saveErrorResponse: "error",
     }),
   );
   app.locals.storeLabel = sessions.label;

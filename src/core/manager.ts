@@ -302,7 +302,8 @@ export class SessionManager {
         "tessera: the MemoryStore keeps sessions in this process only: they are lost on restart and not shared between instances. In production use SqliteStore (one machine), RedisStore or PostgresStore (several instances).",
       );
     }
-    this.store = toStore(this.userStore as Store | CallbackStore);
+    // A store written for express-session fails with its own errors, as under express-session.
+    this.store = toStore(this.userStore as Store | CallbackStore, { ownErrors: true });
     this.native = isTesseraStore(this.userStore);
     if (!this.native) this.tombstones = tombstonesOf(this.userStore);
     else {

@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { inherits } from "node:util";
+import { storeError } from "./record.js";
 import type { SessionRecord, Store as StoreContract } from "./types.js";
 
 /**
@@ -69,6 +70,18 @@ export function isMissing(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "ENOENT";
 }
 
+/** Options of {@link fromLegacyStore}. */
+export interface LegacyStoreOptions {
+  /**
+   * Fail with the store's own errors, unchanged, as express-session passes them on (the session
+   * middleware asks for this, so that apps matching on their messages and codes keep working).
+   * Otherwise they are `TesseraError`s (`ERR_STORE`, `ERR_STORE_UNAVAILABLE`) with the store's
+   * error as `cause`, as every Tessera store fails.
+   * @default false
+   */
+  ownErrors?: boolean;
+}
+
 /**
  * Wraps a store written for express-session (connect-redis, connect-pg-simple, memorystore, or
  * your own callback store) in Tessera's Promise contract. The optional capabilities it offers
@@ -76,12 +89,21 @@ export function isMissing(error: unknown): boolean {
  * `patch` and no user index, and says so through `requireCapability`.
  *
  * Each call looks the method up on the store when it is made, so a method replaced on the
- * instance later (a test double, instrumentation) is the one that runs. The store's own errors
- * come through as they are, as under express-session, whose apps match on their messages and
- * codes; only the session middleware's deadline (`storeTimeoutMs`) makes errors of its own.
+ * instance later (a test double, instrumentation) is the one that runs.
  */
-export function fromLegacyStore(store: CallbackStore): StoreContract {
-  const call = (method: LegacyMethod, args: unknown[]) => invoke(store, method, args);
+export function fromLegacyStore(
+  store: CallbackStore,
+  options: LegacyStoreOptions = {},
+): StoreContract {
+  const name =
+    store.constructor?.name && store.constructor.name !== "Object"
+      ? store.constructor.name
+      : "the session store";
+  const fail = (operation: string, error: unknown): never => {
+    throw options.ownErrors ? error : storeError(name, operation, error);
+  };
+  const call = (operation: string, method: LegacyMethod, args: unknown[]) =>
+    invoke(store, method, args).catch((error: unknown) => fail(operation, error));
   const adapted: StoreContract & { readonly legacy: CallbackStore } = {
     legacy: store,
     async get(id) {
@@ -90,23 +112,25 @@ export function fromLegacyStore(store: CallbackStore): StoreContract {
         return session ? (session as SessionRecord) : undefined;
       } catch (error) {
         if (isMissing(error)) return undefined;
-        throw error;
+        return fail("get", error);
       }
     },
     async set(id, record) {
-      await call(store.set as LegacyMethod, [id, record]);
+      await call("set", store.set as LegacyMethod, [id, record]);
     },
     async destroy(id) {
-      await call(store.destroy as LegacyMethod, [id]);
+      await call("destroy", store.destroy as LegacyMethod, [id]);
     },
     async touch(id, record) {
-      if (typeof store.touch === "function") await call(store.touch as LegacyMethod, [id, record]);
+      if (typeof store.touch === "function") {
+        await call("touch", store.touch as LegacyMethod, [id, record]);
+      }
     },
   };
   if (typeof store.all === "function") {
     const all = store.all as LegacyMethod;
     const entries = async function* (): AsyncGenerator<[string, SessionRecord]> {
-      const sessions = (await call(all, [])) as unknown;
+      const sessions = (await call("all", all, [])) as unknown;
       if (Array.isArray(sessions)) {
         // connect-redis answers an array of sessions, each with its id.
         for (const session of sessions as (SessionRecord & { id?: string })[]) {
@@ -128,20 +152,23 @@ export function fromLegacyStore(store: CallbackStore): StoreContract {
   }
   if (typeof store.length === "function") {
     const length = store.length as LegacyMethod;
-    adapted.length = async () => Number(await call(length, []));
+    adapted.length = async () => Number(await call("length", length, []));
   }
   if (typeof store.clear === "function") {
     const clear = store.clear as LegacyMethod;
     adapted.clear = async () => {
-      await call(clear, []);
+      await call("clear", clear, []);
     };
   }
   return adapted;
 }
 
 /** A Tessera store as is; anything else wrapped as an express-session store. */
-export function toStore(store: StoreContract | CallbackStore): StoreContract {
-  return isTesseraStore(store) ? store : fromLegacyStore(store as CallbackStore);
+export function toStore(
+  store: StoreContract | CallbackStore,
+  options: LegacyStoreOptions = {},
+): StoreContract {
+  return isTesseraStore(store) ? store : fromLegacyStore(store as CallbackStore, options);
 }
 
 /** What `Store.prototype` offers stores that extend it, as express-session's does. */

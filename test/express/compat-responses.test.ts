@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import express, { type ErrorRequestHandler } from "express";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
-import type { SessionPatch, SessionRecord, Store } from "../../src/index.js";
+import type { SessionOptions, SessionPatch, SessionRecord, Store } from "../../src/index.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 import { failOn, JsonStore } from "../fixtures/stores.js";
 import { SECRET, sessionIdOf, shouldSetCookie } from "../helpers/http.js";
@@ -72,9 +72,13 @@ const reportCode: ErrorRequestHandler = (error, _req, res, _next) => {
 };
 
 /** An app whose one route marks the session as changed, then answers with `respond`. */
-function site(store: Store, respond: (res: ServerResponse) => void): express.Express {
+function site(
+  store: Store,
+  respond: (res: ServerResponse) => void,
+  options: Partial<SessionOptions> = {},
+): express.Express {
   const app = express();
-  app.use(session({ secret: SECRET, store, resave: false, saveUninitialized: false }));
+  app.use(session({ secret: SECRET, store, resave: false, saveUninitialized: false, ...options }));
   app.get("/", (req, res) => {
     req.session.hit = true;
     respond(res);
@@ -173,12 +177,16 @@ for (const { name, make } of stores) {
       await shouldHaveSaved(store, res);
     });
 
-    it("a store write that fails still gives the error handler's response", async () => {
-      const app = site(failOn(new SlowStore(), ["set", "patch"]), (res) => {
+    it("a store write that fails: the app's response, as express-session, or with saveErrorResponse: 'error' the error handler's", async () => {
+      const respond = (res: ServerResponse) => {
         res.setHeader("Content-Type", "text/plain");
         res.end("all good");
-      });
-      const res = await request(app).get("/").expect(500, "ERR_STORE");
+      };
+      const failing = () => failOn(new SlowStore(), ["set", "patch"]);
+      await request(site(failing(), respond)).get("/").expect(200, "all good");
+      const res = await request(site(failing(), respond, { saveErrorResponse: "error" }))
+        .get("/")
+        .expect(500, "ERR_STORE");
       assert.equal(res.headers["set-cookie"], undefined, "no cookie for a session not saved");
     });
   });

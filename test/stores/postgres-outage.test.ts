@@ -235,6 +235,8 @@ describe("PostgresStore outage", { skip: typeof server === "string" }, () => {
         resave: false,
         saveUninitialized: false,
         storeTimeoutMs: STORE_TIMEOUT_MS,
+        // The write that fails in the outage answers 503 rather than the app's response.
+        saveErrorResponse: "error",
         cookie: { maxAge: 3_600_000 },
       }),
     );
