@@ -20,7 +20,13 @@ import {
   type SyncAccess,
 } from "../store/types.js";
 import { channels, publish } from "./channels.js";
-import { Cookie, type CookieOptions, cookieFromRecord, serializeCookie } from "./cookie.js";
+import {
+  Cookie,
+  type CookieData,
+  type CookieOptions,
+  cookieFromRecord,
+  serializeCookie,
+} from "./cookie.js";
 import { TesseraError } from "./errors.js";
 import {
   checkCookieOptions,
@@ -113,6 +119,28 @@ function isSecretValue(value: unknown): value is Secret {
   return (
     (typeof value === "string" && value !== "") || (Buffer.isBuffer(value) && value.length > 0)
   );
+}
+
+/** The attributes of the session cookie that keep it safe: always the options', never the store's. */
+type SafeAttributes = Pick<
+  CookieData,
+  "httpOnly" | "secure" | "sameSite" | "domain" | "path" | "partitioned" | "priority"
+>;
+
+/** What `new Cookie(options)` would hold for these attributes, with "auto" resolved. */
+function safeAttributesOf(options: CookieOptions, secureRequest: () => boolean): SafeAttributes {
+  const secure = options.secure === "auto" ? secureRequest() : options.secure;
+  const sameSite =
+    options.sameSite === "auto" ? (secureRequest() ? "none" : "lax") : options.sameSite;
+  return {
+    httpOnly: "httpOnly" in options ? (options.httpOnly as boolean) : true,
+    secure,
+    sameSite,
+    domain: options.domain,
+    path: "path" in options ? (options.path as string) : "/",
+    partitioned: options.partitioned,
+    priority: options.priority,
+  };
 }
 
 /**
@@ -275,11 +303,17 @@ export class SessionManager {
    * they were when the middleware was made: those are the store's own, not replacements.
    */
   private readonly fieldMethods = new Map<string, unknown>();
+  /** The safe cookie attributes when the options fix them for every request (no function, no "auto"). */
+  readonly staticAttributes: SafeAttributes | undefined;
 
   constructor(options: SessionOptions, defaultStore: () => Store) {
     this.options = normalizeOptions(options);
     this.verified = new UnsignCache(this.options.secrets);
     this.securePrefix = hasSecurePrefix(this.options.name);
+    const cookie = this.options.cookie;
+    if (typeof cookie === "object" && cookie.secure !== "auto" && cookie.sameSite !== "auto") {
+      this.staticAttributes = Object.freeze(safeAttributesOf(cookie, () => false));
+    }
     const given = options.store;
     if (
       given !== undefined &&
@@ -484,12 +518,9 @@ export class SessionManager {
     );
   }
 
-  /** The store's `patch`, unless the app replaced its `set`: then every write goes through that. */
-  patcher(): NonNullable<Store["patch"]> | undefined {
-    const patch = this.store.patch;
-    return typeof patch === "function" && this.replaced("set") === undefined
-      ? patch.bind(this.store)
-      : undefined;
+  /** The store has `patch`, and the app did not replace its `set`: then every write goes through that. */
+  canPatch(): boolean {
+    return typeof this.store.patch === "function" && this.replaced("set") === undefined;
   }
 
   /**
@@ -666,7 +697,7 @@ export class SessionManager {
     req: unknown,
     id: string,
     record: SessionRecord,
-    attributes: Cookie,
+    attributes: SafeAttributes,
   ): Session {
     const stored = record.__tessera;
     const meta: SessionMeta =
@@ -783,6 +814,15 @@ class RequestContext implements SessionController {
     }
   }
 
+  /** The safe attributes of this request's cookie options, for a session loaded from the store. */
+  private safeAttributes(): SafeAttributes {
+    const options = this.cookieOptions;
+    if (options === this.manager.options.cookie && this.manager.staticAttributes !== undefined) {
+      return this.manager.staticAttributes;
+    }
+    return safeAttributesOf(options, () => isSecureRequest(this.req, this.manager.options.proxy));
+  }
+
   /** The cookie a new session of this request starts with. */
   private freshCookie(): Cookie {
     const cookie = new Cookie(this.cookieOptions);
@@ -861,7 +901,7 @@ class RequestContext implements SessionController {
       this.generate(true);
       return;
     }
-    const session = manager.inflate(this, this.req, id, record, this.freshCookie());
+    const session = manager.inflate(this, this.req, id, record, this.safeAttributes());
     this.req.session = session;
     this.originalId = id;
     this.hasSaved = !manager.options.resave;
@@ -939,10 +979,10 @@ class RequestContext implements SessionController {
     }
     this.updateMeta(session);
     const id = state.id;
-    const patch = state.stored ? manager.patcher() : undefined;
-    if (patch !== undefined) {
+    if (state.stored && manager.canPatch()) {
+      const store = manager.store;
       const written = await manager.call("patch", () =>
-        patch(
+        (store.patch as NonNullable<Store["patch"]>)(
           id,
           changes === undefined || manager.options.resave
             ? fullPatchOf(session)
@@ -1178,7 +1218,7 @@ class RequestContext implements SessionController {
         throw gone("reload");
       }
       state.gone = true;
-      this.req.session = manager.inflate(this, this.req, state.id, record, this.freshCookie());
+      this.req.session = manager.inflate(this, this.req, state.id, record, this.safeAttributes());
     });
   }
 
