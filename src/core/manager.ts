@@ -1051,7 +1051,8 @@ class RequestContext implements SessionController {
     if (manager.touchRewrites) {
       // A store written for express-session keeps only its own expiry on touch, and the idle
       // timeout is read from the record's last-seen time: the record itself must be rewritten.
-      return this.enqueue(() => this.write(session, undefined));
+      // touch() always runs as queued work already: queueing the write again would wait on itself.
+      return this.write(session, undefined);
     }
     state.meta.seenAt = now();
     const record = recordOf(session);
