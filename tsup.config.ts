@@ -16,9 +16,26 @@ for (const door of Object.keys(pkg.exports)) {
 }
 if (existsSync("src/cli/main.ts")) entry["cli/main"] = "src/cli/main.ts";
 
+// One copy of Tessera per process, whichever doors an app loads and however it loads them.
+// `instanceof TesseraError`, the session's state symbol, the store registries: each must exist
+// once, or a check made in one door fails on an object made by another. So:
+// - Only CommonJS is bundled, with shared chunks (`splitting`), so `require("tessera/express")`
+//   and `require("tessera/redis")` load the same `dist/chunk-*.cjs` files. tsup alone turns the
+//   chunks into CommonJS with sucrase, which also rewrites `?.` and `??` into helper calls on the
+//   request path; `treeshake` hands that step to rollup instead, which leaves them as they are.
+// - Each ES module door (`dist/x/index.js`) only re-exports its CommonJS door, written by
+//   scripts/esm-doors.mjs after this build. Bundling ESM as well would give an app that mixes
+//   `import` and `require` (a CommonJS app with an ESM-only store, or the other way round) two
+//   copies, one per module system; Node 20 loads CommonJS from ESM everywhere, but ESM from
+//   `require` only from 20.19, so CommonJS is the one copy.
+// - The types follow the same rule: `.d.ts` files re-export the `.d.cts` ones, so a
+//   `declare module` merge into `SessionData` through any door reaches the one interface.
+// `Symbol.for` keys would have been the other way to share symbols, but not classes or caches.
 export default defineConfig({
   entry,
-  format: ["esm", "cjs"],
+  format: ["cjs"],
+  splitting: true,
+  treeshake: true,
   dts: true,
   clean: true,
   sourcemap: false,
@@ -27,11 +44,4 @@ export default defineConfig({
   // Keep "node:" in imports: "node:test" has no bare form.
   removeNodeProtocol: false,
   outDir: "dist",
-  // express-session is `module.exports = session`; `require("tessera/express")` must be too.
-  footer: ({ format }) =>
-    format === "cjs"
-      ? {
-          js: "if (module.exports && typeof module.exports.default === 'function' && module.exports.default.session === module.exports.default) { const m = module.exports; module.exports = Object.assign(m.default, m); }",
-        }
-      : {},
 });
