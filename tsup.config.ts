@@ -18,19 +18,23 @@ if (existsSync("src/cli/main.ts")) entry["cli/main"] = "src/cli/main.ts";
 
 // One copy of Tessera per process, whichever doors an app loads and however it loads them.
 // `instanceof TesseraError`, the session's state symbol, the store registries: each must exist
-// once, or a check made in one door fails on an object made by another. So:
-// - Only CommonJS is bundled, with shared chunks (`splitting`), so `require("tessera/express")`
-//   and `require("tessera/redis")` load the same `dist/chunk-*.cjs` files. tsup alone turns the
-//   chunks into CommonJS with sucrase, which also rewrites `?.` and `??` into helper calls on the
-//   request path; `treeshake` hands that step to rollup instead, which leaves them as they are.
-// - Each ES module door (`dist/x/index.js`) only re-exports its CommonJS door, written by
-//   scripts/esm-doors.mjs after this build. Bundling ESM as well would give an app that mixes
-//   `import` and `require` (a CommonJS app with an ESM-only store, or the other way round) two
-//   copies, one per module system; Node 20 loads CommonJS from ESM everywhere, but ESM from
-//   `require` only from 20.19, so CommonJS is the one copy.
-// - The types follow the same rule: `.d.ts` files re-export the `.d.cts` ones, so a
-//   `declare module` merge into `SessionData` through any door reaches the one interface.
-// `Symbol.for` keys would have been the other way to share symbols, but not classes or caches.
+// once, or a check made in one door fails on an object made by another. Bundled per door, the
+// CommonJS build held 13 copies of TesseraError (469 KB of .cjs), and a CommonJS app whose
+// Redis was down answered 500 ERR_STORE instead of 503 ERR_STORE_UNAVAILABLE. So:
+// - Only CommonJS is bundled, with shared chunks (`splitting`): every door requires the same
+//   dist/chunk-*.cjs files (242 KB in all). tsup alone turns the chunks into CommonJS with
+//   sucrase, which also rewrites `?.` and `??` into helper calls (214 of them, 25 in the
+//   engine's chunk, on the request path); `treeshake` hands that step to rollup instead, which
+//   leaves the code as esbuild wrote it.
+// - Each ES module door (dist/x/index.js) only re-exports its CommonJS door; scripts/
+//   esm-doors.mjs writes them after this build. Bundling ESM too would give an app that mixes
+//   `import` and `require` (a CommonJS app with an ESM-only store package, or the other way
+//   round) two copies, one per module system. CommonJS is the one copy because Node 20 imports
+//   CommonJS everywhere but requires ESM only from 20.19.
+// - Types follow the same rule: each .d.ts re-exports its .d.cts, so there is one declaration
+//   of every type, and `declare module` through a door merges into it.
+// `Symbol.for` keys were the third way: they share symbols across copies, but not classes,
+// registries or caches, so they would only have hidden part of the problem.
 export default defineConfig({
   entry,
   format: ["cjs"],

@@ -11,14 +11,24 @@
 //   index.d.ts   re-exports index.d.cts, so that there is one declaration of every type.
 // Every door's declarations also load the root door's, so that `declare module "tessera"`
 // works in a file that imports only `tessera/express`.
-import { appendFileSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 
 const pkg = JSON.parse(readFileSync("package.json", "utf8"));
 const require = createRequire(resolve("package.json"));
 const root = pkg.exports["."];
+
+// tsup's declarations keep the `type` of `export type { SessionData }` in the sources on every
+// name they pass on. TypeScript then merges no `declare module "tessera/express"` through such
+// a name (it declares a second, empty SessionData) and lets no `export import` alias it. In a
+// declaration file the modifier means nothing else, so it goes.
+for (const file of readdirSync("dist", { recursive: true })) {
+  if (!String(file).endsWith(".d.cts")) continue;
+  const path = join("dist", String(file));
+  writeFileSync(path, withoutTypeModifiers(readFileSync(path, "utf8")));
+}
 
 for (const [door, target] of Object.entries(pkg.exports)) {
   if (typeof target === "string") continue;
@@ -71,7 +81,7 @@ for (const [door, target] of Object.entries(pkg.exports)) {
     `${header.replace("re-exported, so that import and require share one copy", "typed as express-session's own types are")}` +
       loadsRoot.cts +
       `import * as door from "./named.cjs";\n\n` +
-      `declare function ${fn}(...options: Parameters<door.SessionFunction>): ReturnType<door.SessionFunction>;\n` +
+      `declare function ${fn}(...options: Parameters<typeof door.${fn}>): ReturnType<typeof door.${fn}>;\n` +
       `declare namespace ${fn} {\n` +
       members.map((name) => `  export import ${name} = door.${name};\n`).join("") +
       `  export { self as default, self as ${fn} };\n}\n` +
@@ -98,4 +108,12 @@ function exportedNames(file) {
   const fn = defaultExport && checker.getImmediateAliasedSymbol(defaultExport)?.name;
   if (!fn) throw new Error(`esm-doors: ${file} has no default export to name the function`);
   return [fn, ...names.filter((name) => name !== "default" && name !== fn).sort()];
+}
+
+/** `import type { A, type B }` and `export { type C }` without `type`: see above. */
+function withoutTypeModifiers(text) {
+  return text.replace(
+    /^(import|export) (type )?\{([^}]*)\}/gm,
+    (_, keyword, _type, names) => `${keyword} {${names.replace(/(^|,)(\s*)type /g, "$1$2")}}`,
+  );
 }
