@@ -1,12 +1,15 @@
 // What an application sees of the installed package, in one module system: the Express
-// journey, third-party stores, a Redis outage, user sessions across doors, CSRF and flash, and
-// one copy of Tessera however its doors are loaded. commonjs.test.ts and esm.test.ts run it.
+// journey, third-party stores, Redis and PostgreSQL outages, user sessions across doors, CSRF
+// and flash, and one copy of Tessera however its doors are loaded. commonjs.test.ts and esm.test.ts run it.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { PrivateServer } from "../fixtures/postgres/server.js";
 import { PrivateRedis } from "../fixtures/redis/server.js";
 import { needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
 import { type App, Browser, type Consumer, createConsumer } from "./consumer.js";
+
+const REDIS_DOWN = /^tessera: RedisStore is unavailable/;
 
 /** Long enough for any client's reconnection on a busy machine; the loop ends when it is served. */
 const RECOVERY_DEADLINE_MS = 30_000;
@@ -21,7 +24,7 @@ export function installedPackageSuite(type: "commonjs" | "module"): void {
     before(() => {
       consumer = createConsumer({
         type,
-        dependencies: ["express", "redis", "connect-redis", "memorystore"],
+        dependencies: ["express", "redis", "connect-redis", "memorystore", "pg"],
         fixtures: [script, "identity.cjs"],
       });
     });
@@ -93,17 +96,48 @@ export function installedPackageSuite(type: "commonjs" | "module"): void {
       after(() => redis.stop());
 
       it("answers 503 ERR_STORE_UNAVAILABLE while it is down, and serves the session again once it is back", async () => {
-        await outage(redis, () => consumer.start(script, { STORE: "redis", REDIS_URL: redis.url }));
+        await outage(
+          redisServer(redis),
+          () => consumer.start(script, { STORE: "redis", REDIS_URL: redis.url }),
+          REDIS_DOWN,
+        );
       });
 
       it(`the same with the store's door and the root door loaded through ${other}`, async () => {
-        await outage(redis, () =>
-          consumer.start(script, {
-            STORE: "redis",
-            REDIS_URL: redis.url,
-            PREFIX: "mixed:",
-            MIXED: "1",
-          }),
+        await outage(
+          redisServer(redis),
+          () =>
+            consumer.start(script, {
+              STORE: "redis",
+              REDIS_URL: redis.url,
+              PREFIX: "mixed:",
+              MIXED: "1",
+            }),
+          REDIS_DOWN,
+        );
+      });
+    });
+
+    describe("when PostgreSQL goes away (tessera/postgres, a pg Pool with its default options)", () => {
+      let db: PrivateServer | string = "not created yet";
+      before(async () => {
+        db = await PrivateServer.create();
+        if (typeof db !== "string") await db.start();
+      });
+      after(async () => {
+        if (typeof db !== "string") await db.destroy();
+      });
+
+      it("answers 503 ERR_STORE_UNAVAILABLE while it is down, and serves the session again once it is back", async (t) => {
+        if (typeof db === "string") {
+          t.skip(db);
+          return;
+        }
+        await outage(
+          postgresServer(db),
+          () =>
+            consumer.start(script, { STORE: "postgres", DATABASE_URL: (db as PrivateServer).url }),
+          /^tessera: PostgresStore is unavailable/,
         );
       });
     });
@@ -144,12 +178,46 @@ async function userSessions(app: App): Promise<void> {
   assert.equal(((await laptop.get("/sessions")).body as unknown as unknown[]).length, 1);
 }
 
-async function outage(redis: PrivateRedis, start: () => Promise<App>): Promise<void> {
-  // A test that failed before Redis came back must not leave the next one without it.
-  if (!redis.running) await redis.start();
+/** A server an outage test stops and starts again, keeping its data. */
+interface Server {
+  running: boolean;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function redisServer(redis: PrivateRedis): Server {
+  return {
+    get running() {
+      return redis.running;
+    },
+    start: () => redis.start(),
+    stop: () => redis.kill(),
+  };
+}
+
+function postgresServer(db: PrivateServer): Server {
+  let running = true;
+  return {
+    get running() {
+      return running;
+    },
+    start: async () => {
+      await db.start();
+      running = true;
+    },
+    stop: async () => {
+      await db.stop("immediate");
+      running = false;
+    },
+  };
+}
+
+async function outage(server: Server, start: () => Promise<App>, message: RegExp): Promise<void> {
+  // A test that failed before the server came back must not leave the next one without it.
+  if (!server.running) await server.start();
   const browser = new Browser(await start());
   assert.deepEqual((await browser.get("/count")).body, { views: 1, user: null });
-  await redis.kill();
+  await server.stop();
   const down = await browser.get("/count");
   assert.deepEqual(down, {
     status: 503,
@@ -159,8 +227,8 @@ async function outage(redis: PrivateRedis, start: () => Promise<App>): Promise<v
       message: down.body.message,
     },
   });
-  assert.match(String(down.body.message), /^tessera: RedisStore is unavailable/);
-  await redis.start();
+  assert.match(String(down.body.message), message);
+  await server.start();
   const deadline = Date.now() + RECOVERY_DEADLINE_MS;
   let served = await browser.get("/count");
   while (served.status !== 200 && Date.now() < deadline) {
