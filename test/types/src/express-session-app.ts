@@ -19,6 +19,8 @@ const options: session.SessionOptions = {
   cookie: { secure: "auto" },
 };
 app.use(session(options));
+const handler: express.RequestHandler = session(options);
+express.Router().use(handler);
 app.use(
   session({
     secret: ["keyboard cat", "old keyboard cat"],
