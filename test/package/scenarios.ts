@@ -16,10 +16,10 @@ const RECOVERY_DEADLINE_MS = 30_000;
 
 export function installedPackageSuite(type: "commonjs" | "module"): void {
   const script = type === "commonjs" ? "app.cjs" : "app.mjs";
-  const system = type === "commonjs" ? "CommonJS" : "ES module";
+  const system = type === "commonjs" ? "a CommonJS" : "an ES module";
   const other = type === "commonjs" ? "import()" : "require()";
 
-  describe(`the installed package › in a ${system} app (${script})`, () => {
+  describe(`the installed package › in ${system} app (${script})`, () => {
     let consumer: Consumer;
     before(() => {
       consumer = createConsumer({
