@@ -127,6 +127,32 @@ export interface App {
   stop(): void;
 }
 
+/** Apps still running, killed however this test process ends. */
+const running = new Set<ChildProcess>();
+let hooked = false;
+
+/**
+ * Makes sure an app dies with the test process: on a normal exit, and on the SIGTERM or SIGINT
+ * that ends a test file that overran its time, when `after` hooks do not run.
+ */
+function killOnExit(child: ChildProcess): void {
+  if (!hooked) {
+    hooked = true;
+    const killAll = () => {
+      for (const app of running) app.kill("SIGKILL");
+    };
+    process.once("exit", killAll);
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        killAll();
+        process.kill(process.pid, signal);
+      });
+    }
+  }
+  running.add(child);
+  child.once("exit", () => running.delete(child));
+}
+
 /** Generous: an app starts in well under a second, but the machine may be busy. */
 const START_TIMEOUT_MS = 30_000;
 
@@ -136,7 +162,7 @@ function startApp(dir: string, script: string, env: Record<string, string>): Pro
     env: { ...childEnv(), ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  process.once("exit", () => child.kill("SIGKILL"));
+  killOnExit(child);
   let stderr = "";
   child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
     stderr += chunk;
