@@ -16,9 +16,30 @@ for (const door of Object.keys(pkg.exports)) {
 }
 if (existsSync("src/cli/main.ts")) entry["cli/main"] = "src/cli/main.ts";
 
+// One copy of Tessera per process, whichever doors an app loads and however it loads them.
+// `instanceof TesseraError`, the session's state symbol, the store registries: each must exist
+// once, or a check made in one door fails on an object made by another. Bundled per door, the
+// CommonJS build held 13 copies of TesseraError (469 KB of .cjs), and a CommonJS app whose
+// Redis was down answered 500 ERR_STORE instead of 503 ERR_STORE_UNAVAILABLE. So:
+// - Only CommonJS is bundled, with shared chunks (`splitting`): every door requires the same
+//   dist/chunk-*.cjs files (242 KB in all). tsup alone turns the chunks into CommonJS with
+//   sucrase, which also rewrites `?.` and `??` into helper calls (214 of them, 25 in the
+//   engine's chunk, on the request path); `treeshake` hands that step to rollup instead, which
+//   leaves the code as esbuild wrote it.
+// - Each ES module door (dist/x/index.js) only re-exports its CommonJS door; scripts/
+//   esm-doors.mjs writes them after this build. Bundling ESM too would give an app that mixes
+//   `import` and `require` (a CommonJS app with an ESM-only store package, or the other way
+//   round) two copies, one per module system. CommonJS is the one copy because Node 20 imports
+//   CommonJS everywhere but requires ESM only from 20.19.
+// - Types follow the same rule: each .d.ts re-exports its .d.cts, so there is one declaration
+//   of every type, and `declare module` through a door merges into it.
+// `Symbol.for` keys were the third way: they share symbols across copies, but not classes,
+// registries or caches, so they would only have hidden part of the problem.
 export default defineConfig({
   entry,
-  format: ["esm", "cjs"],
+  format: ["cjs"],
+  splitting: true,
+  treeshake: true,
   dts: true,
   clean: true,
   sourcemap: false,
@@ -27,11 +48,4 @@ export default defineConfig({
   // Keep "node:" in imports: "node:test" has no bare form.
   removeNodeProtocol: false,
   outDir: "dist",
-  // express-session is `module.exports = session`; `require("tessera/express")` must be too.
-  footer: ({ format }) =>
-    format === "cjs"
-      ? {
-          js: "if (module.exports && typeof module.exports.default === 'function' && module.exports.default.session === module.exports.default) { const m = module.exports; module.exports = Object.assign(m.default, m); }",
-        }
-      : {},
 });

@@ -1,4 +1,4 @@
-import { TesseraError } from "../core/errors.js";
+import { isTesseraError, TesseraError } from "../core/errors.js";
 import {
   META_KEY,
   type SessionPatch,
@@ -108,7 +108,7 @@ export function isUnavailableError(error: unknown): boolean {
  * the store and the operation only: never the session id or the record.
  */
 export function storeError(storeName: string, operation: string, cause: unknown): TesseraError {
-  if (cause instanceof TesseraError) return cause;
+  if (isTesseraError(cause)) return cause;
   if (isUnavailableError(cause)) {
     return new TesseraError(
       "ERR_STORE_UNAVAILABLE",

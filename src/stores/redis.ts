@@ -643,7 +643,7 @@ export class RedisStore implements Store {
     } catch (error) {
       // A server that restarted or ran SCRIPT FLUSH has forgotten the script: send it whole once,
       // which also caches it again.
-      if (!(error instanceof TesseraError) || !isNoScript(error.cause)) throw error;
+      if (!isTesseraError(error) || !isNoScript(error.cause)) throw error;
       return this.#send(operation, keys[0], ["EVAL", script.source, ...tail]);
     }
   }
@@ -674,7 +674,7 @@ export class RedisStore implements Store {
     try {
       return await Promise.race([pending, deadline]);
     } catch (error) {
-      if (error instanceof TesseraError) throw error;
+      if (isTesseraError(error)) throw error;
       if (isTimeout(error)) throw this.#timeoutError(operation, error);
       if (isRedisUnavailable(error) && !isUnavailableError(error)) {
         throw new TesseraError(

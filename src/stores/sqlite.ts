@@ -11,6 +11,7 @@
 import { createRequire } from "node:module";
 import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type BetterSqlite3 from "better-sqlite3";
+import { isTesseraError } from "../core/errors.js";
 import {
   applyPatch,
   assertTtl,
@@ -242,7 +243,7 @@ function parseRecord(text: string, operation: string): SessionRecord {
 }
 
 function wrapError(operation: string, error: unknown): TesseraError {
-  if (error instanceof TesseraError) return error;
+  if (isTesseraError(error)) return error;
   const code = (error as { code?: unknown } | null)?.code;
   // Extended result codes (SQLITE_BUSY_SNAPSHOT, SQLITE_LOCKED_SHAREDCACHE…) mean the same:
   // another connection holds the lock past busyTimeoutMs. The caller may retry.

@@ -1,22 +1,13 @@
-// Compiled with `tsc --noEmit -p test/types` against the BUILT package (self-reference through
-// package.json "exports"), as an application would see it. Lines marked @ts-expect-error must
-// fail to compile; the file as a whole must compile.
+// Tessera's own API, as an application typed for it uses it. Lines marked @ts-expect-error must
+// fail to compile; the file as a whole must compile. SessionData's keys are declared in
+// express-session-app.ts.
 
-import { RedisStore as ConnectRedisStore } from "connect-redis";
 import express from "express";
-import { createClient } from "redis";
 import type { SessionPatch, SessionRecord, Store } from "tessera";
 import { isTesseraError, listUserSessions, TESSERA_STORE } from "tessera";
 import defaultSession, { session } from "tessera/express";
 import { MemoryStore } from "tessera/memory";
 import { session as nodeSession } from "tessera/node";
-
-declare module "tessera" {
-  interface SessionData {
-    views: number;
-    user: { id: string; name: string };
-  }
-}
 
 const app = express();
 app.use(
@@ -52,16 +43,7 @@ session({ secret: "s", unset: "drop" });
 // @ts-expect-error: time options are numbers of milliseconds
 session({ secret: "s", absoluteTimeoutMs: "1h" });
 
-// A store written for express-session (connect-redis) plugs in as `store`.
-const client = createClient();
-session({
-  secret: "s",
-  store: new ConnectRedisStore({ client }),
-  resave: false,
-  saveUninitialized: false,
-});
-
-// So does a third-party store written for Tessera's contract.
+// A third-party store written for Tessera's contract.
 class ThirdPartyStore implements Store {
   readonly [TESSERA_STORE] = true;
   async get(_id: string): Promise<SessionRecord | undefined> {
