@@ -19,6 +19,13 @@ export interface LegacyStore {
   on?(event: string, listener: (...args: unknown[]) => void): unknown;
 }
 
+/**
+ * A function of the request. Declared as a method so that a function written for a narrower
+ * request type (Express's `Request`, as code typed for express-session has it) is accepted, as
+ * @types/express-session accepts it.
+ */
+export type OfRequest<T> = { of(req: IncomingMessage): T }["of"];
+
 /** Options of `session()`: express-session's, with the same defaults, plus Tessera's own. */
 export interface SessionOptions {
   /**
@@ -33,9 +40,9 @@ export interface SessionOptions {
   /** express-session's older name for {@link name}; `name` wins when both are given. @deprecated */
   key?: string;
   /** Cookie attributes, or a function of the request that returns them. @default { path: "/", httpOnly: true, secure: false, maxAge: null } */
-  cookie?: CookieOptions | ((req: IncomingMessage) => CookieOptions);
+  cookie?: CookieOptions | OfRequest<CookieOptions>;
   /** Makes a new session id. It must return a unique, unguessable string. @default 256 random bits, base64url */
-  genid?: (req: IncomingMessage) => string;
+  genid?: OfRequest<string>;
   /**
    * Trust `X-Forwarded-Proto` when deciding whether the request is secure. `undefined` follows
    * Express's "trust proxy" setting (`req.secure`). @default undefined

@@ -14,8 +14,10 @@ import { TesseraError } from "./errors.js";
  *   }
  * }
  */
-// biome-ignore lint/suspicious/noEmptyInterface: it exists to be merged into by applications.
-export interface SessionData {}
+export interface SessionData {
+  /** The session cookie's settings; as in @types/express-session, which custom stores read. */
+  cookie: Cookie;
+}
 
 /** What a session method calls back with, Node style. */
 export type SessionCallback = (error?: unknown) => void;

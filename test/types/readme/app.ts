@@ -22,9 +22,9 @@ app.get("/", (req, res) => {
   res.send(`views: ${req.session.views}`);
 });
 
-const data: SessionData = { views: 1, cart: [] };
+const data: SessionData = { cookie: new session.Cookie(), views: 1, cart: [] };
 const same: RootSessionData = data;
 const viaNamespace: session.SessionData = same;
 // @ts-expect-error: cart is required
-const missing: SessionData = { views: 1 };
+const missing: SessionData = { cookie: new session.Cookie(), views: 1 };
 void [viaNamespace, missing];

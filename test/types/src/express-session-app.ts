@@ -18,6 +18,11 @@ const options: session.SessionOptions = {
   secret: "keyboard cat",
   cookie: { secure: "auto" },
 };
+const perRequest: session.SessionOptions = {
+  secret: "keyboard cat",
+  cookie: (req: express.Request) => ({ secure: req.secure }),
+};
+app.use(session(perRequest));
 app.use(session(options));
 const handler: express.RequestHandler = session(options);
 express.Router().use(handler);
@@ -27,7 +32,8 @@ app.use(
     name: "connect.sid",
     store: new session.MemoryStore(),
     cookie: { path: "/", httpOnly: true, secure: false, maxAge: null, sameSite: "lax" },
-    genid: () => "an id",
+    // Functions of Express's request, as code typed for express-session writes them.
+    genid: (req: express.Request) => `${req.ip}-id`,
     rolling: false,
     resave: true,
     proxy: true,
@@ -85,6 +91,9 @@ class MapStore extends session.Store {
   }
 
   set(sid: string, data: session.SessionData, callback?: (err?: unknown) => void): void {
+    // Custom stores read the cookie's expiry from the session they are given.
+    const expires: Date | null | false | undefined = data.cookie.expires;
+    void expires;
     this.sessions.set(sid, data);
     callback?.();
   }

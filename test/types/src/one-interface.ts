@@ -6,12 +6,14 @@ import type { SessionData as RootSessionData } from "tessera";
 import type session from "tessera/express";
 import type { SessionData as ExpressSessionData } from "tessera/express";
 
-const full: RootSessionData = { views: 1, user: { id: "1", name: "Ada" } };
+// `cookie` is on SessionData, as in @types/express-session.
+const cookie = {} as RootSessionData["cookie"];
+const full: RootSessionData = { cookie, views: 1, user: { id: "1", name: "Ada" } };
 const same: ExpressSessionData = full;
 const back: RootSessionData = same;
 const viaNamespace: session.SessionData = back;
 // @ts-expect-error: views is required on the root door's SessionData
-const missingViews: RootSessionData = { user: { id: "1", name: "Ada" } };
+const missingViews: RootSessionData = { cookie, user: { id: "1", name: "Ada" } };
 void [viaNamespace, missingViews];
 
 express().get("/views", (req, res) => {

@@ -7,7 +7,11 @@ const options: session.SessionOptions = { secret: "keyboard cat", resave: false 
 const middleware: session.SessionMiddleware = session(options);
 session.session(options);
 new session.MemoryStore();
-const data: session.SessionData = { views: 1, user: { id: "1", name: "Ada" } };
+const data: session.SessionData = {
+  cookie: new session.Cookie(),
+  views: 1,
+  user: { id: "1", name: "Ada" },
+};
 const same: tessera.SessionData = data;
 const error = new tessera.TesseraError("ERR_STORE", "tessera: example");
 void [middleware, same, error];
