@@ -226,3 +226,28 @@ export function cookieFromRecord(record: CookieRecord): Cookie {
   cookie.originalMaxAge = originalMaxAge;
   return cookie;
 }
+
+/** The attributes of the session cookie that keep it safe: always the options', never the store's. */
+export type SafeAttributes = Pick<
+  CookieData,
+  "httpOnly" | "secure" | "sameSite" | "domain" | "path" | "partitioned" | "priority"
+>;
+
+/** What `new Cookie(options)` would hold for these attributes, with "auto" resolved. */
+export function safeAttributesOf(
+  options: CookieOptions,
+  secureRequest: () => boolean,
+): SafeAttributes {
+  const secure = options.secure === "auto" ? secureRequest() : options.secure;
+  const sameSite =
+    options.sameSite === "auto" ? (secureRequest() ? "none" : "lax") : options.sameSite;
+  return {
+    httpOnly: "httpOnly" in options ? (options.httpOnly as boolean) : true,
+    secure,
+    sameSite,
+    domain: options.domain,
+    path: "path" in options ? (options.path as string) : "/",
+    partitioned: options.partitioned,
+    priority: options.priority,
+  };
+}

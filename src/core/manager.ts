@@ -22,11 +22,14 @@ import {
 import { channels, publish } from "./channels.js";
 import {
   Cookie,
-  type CookieData,
   type CookieOptions,
   cookieFromRecord,
+  type SafeAttributes,
+  safeAttributesOf,
   serializeCookie,
 } from "./cookie.js";
+import { Deadlines } from "./deadlines.js";
+import { type RequestFacts, shouldSave, shouldSetCookie, touchDue } from "./decisions.js";
 import { TesseraError } from "./errors.js";
 import {
   checkCookieOptions,
@@ -51,6 +54,7 @@ import {
 } from "./session.js";
 import { prepareForProperties } from "./shape.js";
 import { type Secret, sign, UnsignCache, unsign } from "./signing.js";
+import { type Tombstones, tombstonesOf } from "./tombstones.js";
 
 /** The request as the engine sees it: node's, plus what Express or the app may have added. */
 export interface SessionRequest extends IncomingMessage {
@@ -121,158 +125,8 @@ function isSecretValue(value: unknown): value is Secret {
   );
 }
 
-/** The attributes of the session cookie that keep it safe: always the options', never the store's. */
-type SafeAttributes = Pick<
-  CookieData,
-  "httpOnly" | "secure" | "sameSite" | "domain" | "path" | "partitioned" | "priority"
->;
-
-/** What `new Cookie(options)` would hold for these attributes, with "auto" resolved. */
-function safeAttributesOf(options: CookieOptions, secureRequest: () => boolean): SafeAttributes {
-  const secure = options.secure === "auto" ? secureRequest() : options.secure;
-  const sameSite =
-    options.sameSite === "auto" ? (secureRequest() ? "none" : "lax") : options.sameSite;
-  return {
-    httpOnly: "httpOnly" in options ? (options.httpOnly as boolean) : true,
-    secure,
-    sameSite,
-    domain: options.domain,
-    path: "path" in options ? (options.path as string) : "/",
-    partitioned: options.partitioned,
-    priority: options.priority,
-  };
-}
-
-/**
- * Ids destroyed by this process, per store, remembered for a while. A store written for
- * express-session has no conditional write: a slow request that loaded a session before another
- * request destroyed it (a logout) would bring it back with its `set`. The engine refuses that
- * write when the id is here. Ids are 256 random bits, so remembering one never blocks another.
- */
-class Tombstones {
-  private readonly ids = new Map<string, number>();
-  constructor(
-    private readonly keepMs: number,
-    private readonly max: number,
-  ) {}
-
-  add(id: string): void {
-    const ids = this.ids;
-    if (ids.size >= this.max) ids.delete(ids.keys().next().value as string);
-    ids.set(id, now() + this.keepMs);
-  }
-
-  has(id: string): boolean {
-    const until = this.ids.get(id);
-    if (until === undefined) return false;
-    if (until > now()) return true;
-    this.ids.delete(id);
-    return false;
-  }
-}
-
-const tombstonesByStore = new WeakMap<object, Tombstones>();
-
-function tombstonesOf(store: object): Tombstones {
-  let tombstones = tombstonesByStore.get(store);
-  if (tombstones === undefined) {
-    tombstones = new Tombstones(3_600_000, 100_000);
-    tombstonesByStore.set(store, tombstones);
-  }
-  return tombstones;
-}
-
-/** A store call waiting for its answer or its deadline. */
-interface Deadline {
-  at: number;
-  onTimeout: () => void;
-  done: boolean;
-}
-
-function answered(): void {}
-
 function noValue(): undefined {
   return undefined;
-}
-
-/**
- * The deadlines of pending store calls, served by one timer. Every call gets the same timeout,
- * so deadlines come in the order the calls were made: a queue, whose head is always the next to
- * fall due. This replaces a setTimeout and a clearTimeout per store call (two per request) with
- * a push, and fires each timeout as exactly as its own timer would.
- */
-class Deadlines {
-  private queue: Deadline[] = [];
-  private head = 0;
-  private live = 0;
-  private timer: NodeJS.Timeout | undefined;
-
-  constructor(private readonly timeoutMs: number) {}
-
-  add(onTimeout: () => void): Deadline {
-    const deadline: Deadline = { at: performance.now() + this.timeoutMs, onTimeout, done: false };
-    this.queue.push(deadline);
-    // A timer still armed for an earlier deadline fires first and re-arms for this one.
-    if (this.timer === undefined) this.timer = setTimeout(() => this.fire(), this.timeoutMs);
-    else if (this.live === 0) this.timer.ref();
-    this.live++;
-    return deadline;
-  }
-
-  /** Marks a call answered; false when its deadline already passed (it has been rejected). */
-  settle(deadline: Deadline): boolean {
-    if (deadline.done) return false;
-    deadline.done = true;
-    // The callback holds the call's Promise, and through it the store's answer: under steady
-    // load calls never all settle at once, and every settled deadline would otherwise keep its
-    // answer alive until the timer next fires, seconds later, for the GC to copy again and again.
-    deadline.onTimeout = answered;
-    if (--this.live === 0) {
-      // Nothing left to wait for: the timer may not keep the process alive. It stays armed,
-      // which is cheaper than clearing it and setting a new one for the next request.
-      this.timer?.unref();
-      this.queue = [];
-      this.head = 0;
-      return true;
-    }
-    // Settled deadlines at the head are done with: drop them rather than wait for the timer.
-    const queue = this.queue;
-    while (this.head < queue.length && (queue[this.head] as Deadline).done) this.head++;
-    this.compact();
-    return true;
-  }
-
-  /** Cuts the passed head off the queue once it is most of it, so the array cannot grow forever. */
-  private compact(): void {
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-  }
-
-  private fire(): void {
-    this.timer = undefined;
-    const now = performance.now();
-    const queue = this.queue;
-    while (this.head < queue.length) {
-      const deadline = queue[this.head] as Deadline;
-      if (!deadline.done) {
-        // Timers may fire a fraction of a millisecond early.
-        if (deadline.at > now + 1) break;
-        deadline.done = true;
-        this.live--;
-        deadline.onTimeout();
-      }
-      this.head++;
-    }
-    this.compact();
-    const next = this.queue[this.head];
-    if (next !== undefined) this.timer = setTimeout(() => this.fire(), Math.max(next.at - now, 1));
-    else {
-      this.queue = [];
-      this.head = 0;
-    }
-  }
 }
 
 /**
@@ -936,26 +790,28 @@ class RequestContext implements SessionController {
     return typeof this.req.sessionID !== "string";
   }
 
-  private isModified(session: Session, changes: SessionPatch | undefined): boolean {
-    return this.originalId !== session.id || this.modified || changes !== undefined;
+  /** What this request saw of `session`, for the decisions. */
+  private facts(session: Session, changes: SessionPatch | undefined): RequestFacts {
+    return {
+      cookieId: this.cookieId,
+      originalId: this.originalId,
+      sessionId: session.id,
+      idValid: !this.bogusId(),
+      hasSaved: this.hasSaved,
+      pending: changes !== undefined,
+      written: this.modified,
+    };
   }
 
   private shouldSave(session: Session, changes: SessionPatch | undefined): boolean {
-    if (this.bogusId()) return false;
-    const saved = this.hasSaved && this.originalId === session.id && changes === undefined;
-    return !this.manager.options.saveUninitialized && !this.hasSaved && this.cookieId !== session.id
-      ? this.isModified(session, changes)
-      : !saved;
+    return shouldSave(this.facts(session, changes), this.manager.options);
   }
 
   private shouldSetCookie(session: Session, changes: SessionPatch | undefined): boolean {
-    if (this.bogusId()) return false;
-    const options = this.manager.options;
-    if (this.cookieId !== session.id)
-      return options.saveUninitialized || this.isModified(session, changes);
-    // Re-sign a cookie signed with an older secret, so rotation completes as visitors return.
-    if (this.signedWithOldSecret) return true;
-    return options.rolling || (session.cookie.expires != null && this.isModified(session, changes));
+    return shouldSetCookie(this.facts(session, changes), this.manager.options, {
+      expires: session.cookie.expires != null,
+      signedWithOldSecret: this.signedWithOldSecret,
+    });
   }
 
   // ---- writing ----
@@ -1033,11 +889,8 @@ class RequestContext implements SessionController {
     }
   }
 
-  /** Whether an unchanged session's expiry is due to be refreshed in the store. */
   private touchDue(session: Session): boolean {
-    const meta = session[kState].meta;
-    const touchAfterMs = this.manager.options.touchAfterMs;
-    return touchAfterMs === 0 || now() - (meta.seenAt ?? meta.createdAt) >= touchAfterMs;
+    return touchDue(session[kState].meta, this.manager.options.touchAfterMs, now());
   }
 
   /** Refreshes the session's expiry in the store: through `sync` when given, at once. */
