@@ -156,6 +156,16 @@ const DOMAIN =
   /^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
 const PATH = /^[\u0020-\u003A\u003D-\u007E]*$/;
 
+/** A `Domain` attribute the cookie format accepts (RFC 6265 section 4.1.1). */
+export function isCookieDomain(domain: string): boolean {
+  return DOMAIN.test(domain);
+}
+
+/** A `Path` attribute the cookie format accepts (RFC 6265 section 4.1.1). */
+export function isCookiePath(path: string): boolean {
+  return PATH.test(path);
+}
+
 /**
  * The `cookie` package's own error, word for word (`option expires is invalid`): express-session
  * passes it to `next`, and apps and their tests match on it. It names the attribute, never the

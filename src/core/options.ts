@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Store } from "../store/types.js";
-import type { CookieOptions } from "./cookie.js";
+import { type CookieOptions, isCookieDomain, isCookiePath } from "./cookie.js";
 import { TesseraError } from "./errors.js";
 import { generateId } from "./id.js";
 import type { Secret } from "./signing.js";
@@ -369,6 +369,19 @@ export function checkCookieOptions(name: string, cookie: CookieOptions): void {
     !["lax", "strict", "none", "auto"].includes(String(sameSite).toLowerCase())
   ) {
     throw optionError('cookie.sameSite must be true, false, "lax", "strict", "none" or "auto".');
+  }
+  // Checked here rather than when the first response is sent, where the cookie would fail.
+  if (
+    cookie.domain !== undefined &&
+    !(typeof cookie.domain === "string" && isCookieDomain(cookie.domain))
+  ) {
+    throw optionError('cookie.domain is invalid: give a host name such as "example.com".');
+  }
+  if (
+    cookie.path !== undefined &&
+    !(typeof cookie.path === "string" && isCookiePath(cookie.path))
+  ) {
+    throw optionError('cookie.path is invalid: give a path such as "/" or "/app", without ";".');
   }
   if (priority !== undefined && !["low", "medium", "high"].includes(priority)) {
     throw optionError('cookie.priority must be "low", "medium" or "high".');

@@ -90,6 +90,10 @@ describe("session()", () => {
         { name: "__Host-sid", cookie: { secure: true, domain: "example.com" } },
         { name: "__Secure-sid", cookie: {} },
         { idleTimeoutMs: 1000, touchAfterMs: 2000 },
+        { cookie: { domain: "example.com; HttpOnly=false" } },
+        { cookie: { domain: "" } },
+        { cookie: { path: "/app;Secure" } },
+        { saveErrorResponse: "crash" as "app" },
       ];
       for (const options of bad) {
         assert.throws(
