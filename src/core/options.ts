@@ -370,17 +370,12 @@ export function checkCookieOptions(name: string, cookie: CookieOptions): void {
   ) {
     throw optionError('cookie.sameSite must be true, false, "lax", "strict", "none" or "auto".');
   }
-  // Checked here rather than when the first response is sent, where the cookie would fail.
-  if (
-    cookie.domain !== undefined &&
-    !(typeof cookie.domain === "string" && isCookieDomain(cookie.domain))
-  ) {
+  // Checked here rather than when the first response is sent, where the cookie would fail. An
+  // empty domain or path is left out of the cookie, as express-session leaves it out.
+  if (cookie.domain && !(typeof cookie.domain === "string" && isCookieDomain(cookie.domain))) {
     throw optionError('cookie.domain is invalid: give a host name such as "example.com".');
   }
-  if (
-    cookie.path !== undefined &&
-    !(typeof cookie.path === "string" && isCookiePath(cookie.path))
-  ) {
+  if (cookie.path && !(typeof cookie.path === "string" && isCookiePath(cookie.path))) {
     throw optionError('cookie.path is invalid: give a path such as "/" or "/app", without ";".');
   }
   if (priority !== undefined && !["low", "medium", "high"].includes(priority)) {
