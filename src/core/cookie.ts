@@ -1,4 +1,5 @@
 import type { CookieRecord } from "../store/types.js";
+import { TesseraError } from "./errors.js";
 import { warnOnce } from "./warnings.js";
 
 export type SameSite = boolean | "lax" | "strict" | "none";
@@ -65,7 +66,7 @@ export class Cookie {
     if (options) {
       if (typeof options !== "object") {
         // express-session's words, which apps and their tests may match.
-        throw new TypeError("tessera: argument options must be a object");
+        throw new TesseraError("ERR_OPTION", "argument options must be a object");
       }
       // Same order of assignment as express-session: its keys in order (inherited ones too, as
       // its for...in takes them), so `expires` and `maxAge` given together resolve the same way.
@@ -95,7 +96,7 @@ export class Cookie {
    */
   set maxAge(ms: number | Date | null | false | undefined) {
     if (ms && typeof ms !== "number" && !(ms instanceof Date)) {
-      throw new TypeError("tessera: maxAge must be a number or Date");
+      throw new TesseraError("ERR_OPTION", "maxAge must be a number or Date");
     }
     if (ms instanceof Date) {
       warnOnce(
@@ -171,11 +172,13 @@ export function isCookiePath(path: string): boolean {
  * passes it to `next`, and apps and their tests match on it. It names the attribute, never the
  * value, which may be the session cookie.
  */
-function invalid(what: string, _value: unknown): TypeError {
-  return new TypeError(
+function invalid(what: string, _value: unknown): TesseraError {
+  return new TesseraError(
+    "ERR_OPTION",
     what === "name" || what === "value"
       ? `argument ${what === "value" ? "val" : what} is invalid`
       : `option ${what} is invalid`,
+    { verbatim: true },
   );
 }
 

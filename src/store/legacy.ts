@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { inherits } from "node:util";
+import { TesseraError } from "../core/errors.js";
 import { storeError } from "./record.js";
 import type { SessionRecord, Store as StoreContract } from "./types.js";
 
@@ -56,7 +57,8 @@ export function invoke(store: object, method: LegacyMethod, args: unknown[]): Pr
       if (result && typeof result.then === "function") {
         (result as Promise<unknown>).then(
           (value) => done(undefined, value),
-          (error: unknown) => done(error ?? new Error("store rejected without a reason")),
+          (error: unknown) =>
+            done(error ?? new TesseraError("ERR_STORE", "the store rejected without a reason.")),
         );
       }
     } catch (error) {
@@ -230,7 +232,12 @@ Store.prototype.load = function load(this: LegacyStoreBase & CallbackStore, id, 
 };
 
 Store.prototype.createSession = function createSession(this: LegacyStoreBase, req, record) {
-  if (sessionFactory === undefined) throw new Error("tessera: the session engine is not loaded");
+  if (sessionFactory === undefined) {
+    throw new TesseraError(
+      "ERR_OPTION",
+      "Store#createSession needs the session engine: import tessera/express (or tessera/node) first.",
+    );
+  }
   const session = sessionFactory(this, req, record);
   req.session = session;
   return session;

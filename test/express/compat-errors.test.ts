@@ -176,7 +176,8 @@ describe("errors as express-session gives them", () => {
       assert.throws(
         () => new TesseraCookie("x" as never),
         (error: unknown) => {
-          assert.ok(error instanceof TypeError);
+          // express-session's words; a TesseraError with its code, as every Tessera error is.
+          assert.ok(isTesseraError(error, "ERR_OPTION"), String(error));
           assert.ok(error.message.includes(message), error.message);
           return true;
         },
