@@ -3,11 +3,13 @@
 // hidden-class transitions for such objects: each property added afterwards builds a new hidden
 // class. express-session's API needs three (req.session, req.sessionID, req.sessionStore) and a
 // middleware that holds the response needs two more (res.end, res.writeHead). Tessera first puts
-// the request and response in dictionary mode (src/core/shape.ts), where an added property is a
-// hash-table insert.   npx tsx bench/property-cost.ts
+// the request and response in dictionary mode (src/express/dictionary-mode.ts), where an added
+// property is a hash-table insert.   npx tsx bench/property-cost.ts
+// It ends with a canary: whether V8 still puts Express's objects in dictionary mode that way.
 import { IncomingMessage } from "node:http";
 import { Socket } from "node:net";
-import { prepareForProperties } from "../src/core/shape.js";
+import { setFlagsFromString } from "node:v8";
+import { prepareForProperties } from "../src/express/dictionary-mode.js";
 
 const socket = new Socket();
 const prototype = Object.create(IncomingMessage.prototype) as object;
@@ -44,3 +46,18 @@ time("the same, in dictionary mode first (prepareForProperties)", () => {
   prepareForProperties(req, {});
   addThree(req);
 });
+
+// V8's own test of an object's representation: false once its properties are a hash table.
+setFlagsFromString("--allow-natives-syntax");
+const hasFastProperties = new Function("object", "return %HasFastProperties(object)") as (
+  object: object,
+) => boolean;
+const canary = express();
+const before = hasFastProperties(canary);
+prepareForProperties(canary, {});
+const after = hasFastProperties(canary);
+console.log(
+  before && !after
+    ? `canary: on Node ${process.versions.node} (V8 ${process.versions.v8}) an Express request goes to dictionary mode, as measured`
+    : `canary: on Node ${process.versions.node} (V8 ${process.versions.v8}) an Express request did NOT go to dictionary mode (fast before: ${before}, after: ${after}): prepareForProperties no longer does what its comment says; measure again`,
+);

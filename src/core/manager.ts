@@ -52,7 +52,6 @@ import {
   Session,
   type SessionController,
 } from "./session.js";
-import { prepareForProperties } from "./shape.js";
 import { type Secret, sign, UnsignCache, unsign } from "./signing.js";
 import { type Tombstones, tombstonesOf } from "./tombstones.js";
 
@@ -272,7 +271,6 @@ export class SessionManager {
       secrets = [secret];
     }
 
-    prepareForProperties(req, res);
     req.sessionStore = this.userStore;
     const found = this.readCookie(req, secrets);
     const context = new RequestContext(this, req, res, next, cookieOptions, found, secrets);

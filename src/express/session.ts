@@ -4,6 +4,7 @@ import type { SessionOptions } from "../core/options.js";
 import { Session } from "../core/session.js";
 import { Store } from "../store/legacy.js";
 import { MemoryStore } from "../stores/memory.js";
+import { prepareForProperties } from "./dictionary-mode.js";
 
 /** Express's `(req, res, next)` shape, without depending on Express's types at run time. */
 export type SessionMiddleware = (
@@ -33,6 +34,7 @@ export type SessionMiddleware = (
 export function session(options: SessionOptions): SessionMiddleware {
   const manager = new SessionManager(options, () => new MemoryStore());
   return function session(req, res, next) {
+    prepareForProperties(req, res);
     manager.handle(req, res, next);
   };
 }
