@@ -1,7 +1,8 @@
 // The example store of docs/writing-a-store.md (examples/stores/map-store.ts), proven the two
 // ways the guide asks of every store: the conformance suite, and a visitor's journey through
-// session() as an app uses it.
+// session() as an app uses it. The guide shows the file as it is tested here.
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { describe, it } from "node:test";
 import express from "express";
 import request from "supertest";
@@ -34,6 +35,12 @@ testStore("MapStore (the example store)", () => new MapStore(), {
   failingFactory: () => new MapStore(new DownMap()),
 });
 
+/** The error handler of the app: the error's status, and its code for the test to read. */
+const answerWithCode: express.ErrorRequestHandler = (error: TesseraError, _req, res, next) => {
+  if (res.headersSent) return next(error);
+  res.status(error.status ?? 500).json({ code: error.code });
+};
+
 function appWith(store: MapStore): express.Express {
   const app = express();
   app.use(session({ secret: SECRET, store, resave: false, saveUninitialized: false }));
@@ -54,9 +61,7 @@ function appWith(store: MapStore): express.Express {
     await req.session.destroy();
     res.send("bye");
   });
-  app.use((error: TesseraError, _req: express.Request, res: express.Response, _next: unknown) => {
-    res.status(error.status ?? 500).json({ code: error.code });
-  });
+  app.use(answerWithCode);
   return app;
 }
 
@@ -108,5 +113,21 @@ describe("MapStore keeps what the suite does not check", () => {
       assert.equal(Object.getPrototypeOf(got), Object.prototype, `${via} replaced the prototype`);
       assert.deepEqual(Object.getOwnPropertyDescriptor(got, "__proto__")?.value, { via });
     }
+  });
+});
+
+describe("docs/writing-a-store.md", () => {
+  it("shows the example store as it is tested here, importing from tessera", async () => {
+    const read = (path: string) => readFile(new URL(path, import.meta.url), "utf8");
+    const [guide, source] = await Promise.all([
+      read("../../docs/writing-a-store.md"),
+      read("../../examples/stores/map-store.ts"),
+    ]);
+    const listing = guide
+      .split("```ts\n")
+      .map((block) => block.slice(0, block.indexOf("```")))
+      .find((block) => block.includes("export class MapStore"));
+    const shown = source.replace(/^(\/\/.*\n)+/, "").replace('"../../src/index.js"', '"tessera"');
+    assert.equal(listing, shown, "the guide's listing differs from examples/stores/map-store.ts");
   });
 });
