@@ -149,8 +149,8 @@ export class SessionManager {
   readonly securePrefix: boolean;
   /** The store speaks Tessera's contract (else it is wrapped, as written for express-session). */
   readonly native: boolean;
-  /** Ids this process destroyed, for a store that cannot refuse to write a destroyed session. */
-  readonly tombstones: Tombstones | undefined;
+  /** Ids this process destroyed, for writes that go through a `set`, which cannot refuse them. */
+  readonly tombstones: Tombstones;
   /**
    * The store's methods that its class defines on each instance (arrow-function fields), as
    * they were when the middleware was made: those are the store's own, not replacements.
@@ -192,8 +192,8 @@ export class SessionManager {
     // A store written for express-session fails with its own errors, as under express-session.
     this.store = toStore(this.userStore as Store | CallbackStore, { ownErrors: true });
     this.native = isTesseraStore(this.userStore);
-    if (!this.native) this.tombstones = tombstonesOf(this.userStore);
-    else {
+    this.tombstones = tombstonesOf(this.userStore);
+    if (this.native) {
       const store = this.userStore as unknown as Record<string, unknown>;
       const proto = Object.getPrototypeOf(store) as Record<string, unknown> | null;
       for (const name of ["get", "set", "destroy", "touch"]) {
@@ -350,7 +350,7 @@ export class SessionManager {
   }
 
   destroy(id: string): Promise<void> {
-    this.tombstones?.add(id);
+    this.tombstones.add(id);
     const replaced = this.replaced("destroy");
     if (replaced === undefined) {
       return this.call("destroy", () => this.store.destroy(id), !this.native);
@@ -852,8 +852,9 @@ class RequestContext implements SessionController {
         return;
       }
     } else {
-      if (state.stored && manager.tombstones?.has(id)) {
-        // A store written for express-session cannot refuse the write itself.
+      if (state.stored && manager.tombstones.has(id)) {
+        // A `set` cannot refuse the write itself, as `patch` does: a store written for
+        // express-session, a Tessera store without patch, or a set the app replaced.
         this.destroyedMeanwhile(session);
         return;
       }

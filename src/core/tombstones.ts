@@ -1,7 +1,8 @@
 /**
- * Ids destroyed by this process, per store, remembered for a while. A store written for
- * express-session has no conditional write: a slow request that loaded a session before another
- * request destroyed it (a logout) would bring it back with its `set`. The engine refuses that
+ * Ids destroyed by this process, per store, remembered for a while. A `set` is no conditional
+ * write (stores written for express-session have nothing else, and a Tessera store may lack
+ * `patch`): a slow request that loaded a session before another request destroyed it (a logout)
+ * would bring it back with its `set`. The engine refuses that
  * write when the id is here. Ids are 256 random bits, so remembering one never blocks another.
  */
 export class Tombstones {

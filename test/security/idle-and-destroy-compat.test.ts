@@ -12,6 +12,8 @@ import expressSession from "express-session";
 import { createClient } from "redis";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
+import { type SessionRecord, type Store, TESSERA_STORE } from "../../src/index.js";
+import { MemoryStore } from "../../src/stores/memory.js";
 import { eventually } from "../fixtures/redis/clients.js";
 import { cookiePair, SECRET, sessionIdOf, setCookie } from "../helpers/http.js";
 import { needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
@@ -148,6 +150,34 @@ describe("express-session's MemoryStore under Tessera", () => {
     return {
       store: store as unknown as AnyStore,
       holds: async (id) => Object.hasOwn(store.sessions, id),
+    };
+  });
+});
+
+/** A Tessera store with the four required methods only: no patch, so every write is a set. */
+class WithoutPatch implements Store {
+  readonly [TESSERA_STORE] = true;
+  constructor(readonly inner = new MemoryStore({ sweepIntervalMs: 0 })) {}
+  get(id: string) {
+    return this.inner.get(id);
+  }
+  set(id: string, record: SessionRecord, ttlMs: number) {
+    return this.inner.set(id, record, ttlMs);
+  }
+  destroy(id: string) {
+    return this.inner.destroy(id);
+  }
+  touch(id: string, record: SessionRecord, ttlMs: number) {
+    return this.inner.touch(id, record, ttlMs);
+  }
+}
+
+describe("a Tessera store without patch", () => {
+  scenarios(() => {
+    const store = new WithoutPatch();
+    return {
+      store,
+      holds: async (id) => (await store.inner.get(id)) !== undefined,
     };
   });
 });
