@@ -1,6 +1,6 @@
 // A complete Tessera store: sessions in a Map, each kept as JSON with its expiry. A store for a
 // database has the same shape, with the Map's calls replaced by its client's. Explained in
-// docs/writing-a-store.md; in your own package, import from "tessera" instead.
+// docs/writing-a-store.md; in your own package, import from "tessera/store" instead.
 import {
   applyPatch,
   assertTtl,
@@ -11,7 +11,7 @@ import {
   storeError,
   storeJson,
   TESSERA_STORE,
-} from "../../src/index.js";
+} from "../../src/store/index.js";
 
 /** One session as kept: its record as JSON, and when it expires (ms since the epoch). */
 export type MapEntry = { json: string; expiresAt: number };

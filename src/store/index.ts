@@ -1,4 +1,13 @@
 export { TesseraError } from "../core/errors.js";
+// What a store needs to be taken for a Tessera store, or to wrap one written for express-session.
+export {
+  type CallbackStore,
+  fromLegacyStore,
+  isTesseraStore,
+  type LegacyStoreOptions,
+  TESSERA_STORE,
+  toStore,
+} from "./legacy.js";
 export {
   applyPatch,
   assertTtl,

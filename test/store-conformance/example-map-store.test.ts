@@ -127,7 +127,9 @@ describe("docs/writing-a-store.md", () => {
       .split("```ts\n")
       .map((block) => block.slice(0, block.indexOf("```")))
       .find((block) => block.includes("export class MapStore"));
-    const shown = source.replace(/^(\/\/.*\n)+/, "").replace('"../../src/index.js"', '"tessera"');
+    const shown = source
+      .replace(/^(\/\/.*\n)+/, "")
+      .replace('"../../src/store/index.js"', '"tessera/store"');
     assert.equal(listing, shown, "the guide's listing differs from examples/stores/map-store.ts");
   });
 });
