@@ -251,9 +251,11 @@ export function safeAttributesOf(
   options: CookieOptions,
   secureRequest: () => boolean,
 ): SafeAttributes {
-  const secure = options.secure === "auto" ? secureRequest() : options.secure;
-  const sameSite =
-    options.sameSite === "auto" ? (secureRequest() ? "none" : "lax") : options.sameSite;
+  // express-session's "auto": Secure and SameSite=None on a secure request, else neither (Lax).
+  const isSecure =
+    options.secure === "auto" || options.sameSite === "auto" ? secureRequest() : false;
+  const secure = options.secure === "auto" ? isSecure : options.secure;
+  const sameSite = options.sameSite === "auto" ? (isSecure ? "none" : "lax") : options.sameSite;
   return {
     httpOnly: "httpOnly" in options ? (options.httpOnly as boolean) : true,
     secure,

@@ -2,10 +2,8 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { parse as parseCookieHeader } from "cookie";
 import {
   type CallbackStore,
-  invoke,
-  isMissing,
+  fromLegacyStore,
   isTesseraStore,
-  type LegacyMethod,
   registerSessionFactory,
   toStore,
 } from "../store/legacy.js";
@@ -34,6 +32,7 @@ import { TesseraError } from "./errors.js";
 import {
   checkCookieOptions,
   hasSecurePrefix,
+  isSecret,
   type LegacyStore,
   type NormalizedOptions,
   normalizeOptions,
@@ -118,16 +117,6 @@ function isRecord(value: unknown): value is SessionRecord {
   );
 }
 
-function isSecretValue(value: unknown): value is Secret {
-  return (
-    (typeof value === "string" && value !== "") || (Buffer.isBuffer(value) && value.length > 0)
-  );
-}
-
-function noValue(): undefined {
-  return undefined;
-}
-
 /**
  * The session engine, framework-free: it loads a request's session from the store, hands it
  * to the app as `req.session`, and commits it when the response ends. The Express and node:http
@@ -156,6 +145,8 @@ export class SessionManager {
    * they were when the middleware was made: those are the store's own, not replacements.
    */
   private readonly fieldMethods = new Map<string, unknown>();
+  /** The store seen as one written for express-session, for the methods the app replaced. */
+  private replacedView: Store | undefined;
   /** The safe cookie attributes when the options fix them for every request (no function, no "auto"). */
   readonly staticAttributes: SafeAttributes | undefined;
 
@@ -259,7 +250,7 @@ export class SessionManager {
     if (secrets.length === 0) {
       // express-session's fallback: cookie-parser's secret, when session() was given none.
       const secret = req.secret;
-      if (!isSecretValue(secret)) {
+      if (!isSecret(secret)) {
         next(
           new TesseraError(
             "ERR_OPTION",
@@ -307,72 +298,53 @@ export class SessionManager {
   }
 
   /**
-   * A store method the app replaced on a Tessera store's instance (`store.set = function (sid,
-   * sess, cb) {...}`, as test doubles and instrumentation do): it is called the way
-   * express-session calls it, and what it answers is what happens.
+   * The store to call for `name`. A method the app replaced on a Tessera store's instance
+   * (`store.set = function (sid, sess, cb) {...}`, as test doubles and instrumentation do) is
+   * called the way express-session calls it, through the same adapter as a store written for
+   * express-session, which looks the method up at each call: what it answers is what happens.
    */
-  private replaced(name: "get" | "set" | "destroy" | "touch"): LegacyMethod | undefined {
-    if (!this.native) return undefined;
+  private storeFor(name: "get" | "set" | "destroy" | "touch"): Store {
+    if (!this.native) return this.store;
     const store = this.userStore as unknown as Record<string, unknown>;
-    if (!Object.hasOwn(store, name)) return undefined;
+    if (!Object.hasOwn(store, name)) return this.store;
     const method = store[name];
-    if (typeof method !== "function" || method === this.fieldMethods.get(name)) return undefined;
-    return method as LegacyMethod;
+    if (typeof method !== "function" || method === this.fieldMethods.get(name)) return this.store;
+    this.replacedView ??= fromLegacyStore(this.userStore as CallbackStore, { ownErrors: true });
+    return this.replacedView;
+  }
+
+  /**
+   * A store call, with the store's own errors passed on as they are when the call went to a
+   * store written for express-session (or a replaced method), as under express-session.
+   */
+  private callStore<T>(
+    name: "get" | "set" | "destroy" | "touch",
+    run: (store: Store) => Promise<T>,
+  ): Promise<T> {
+    const store = this.storeFor(name);
+    return this.call(name, () => run(store), !this.native || store !== this.store);
   }
 
   get(id: string): Promise<SessionRecord | undefined> {
-    const replaced = this.replaced("get");
-    if (replaced === undefined) return this.call("get", () => this.store.get(id), !this.native);
-    return this.call(
-      "get",
-      () =>
-        invoke(this.userStore, replaced, [id]).then(
-          (record) => (record ? (record as SessionRecord) : undefined),
-          (error: unknown) => {
-            if (isMissing(error)) return undefined;
-            throw error;
-          },
-        ),
-      true,
-    );
+    return this.callStore("get", (store) => store.get(id));
   }
 
   set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const replaced = this.replaced("set");
-    if (replaced === undefined) {
-      return this.call("set", () => this.store.set(id, record, ttlMs), !this.native);
-    }
-    return this.call(
-      "set",
-      () => invoke(this.userStore, replaced, [id, record]).then(noValue),
-      true,
-    );
+    return this.callStore("set", (store) => store.set(id, record, ttlMs));
   }
 
   destroy(id: string): Promise<void> {
     this.tombstones.add(id);
-    const replaced = this.replaced("destroy");
-    if (replaced === undefined) {
-      return this.call("destroy", () => this.store.destroy(id), !this.native);
-    }
-    return this.call("destroy", () => invoke(this.userStore, replaced, [id]).then(noValue), true);
+    return this.callStore("destroy", (store) => store.destroy(id));
   }
 
   touch(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
-    const replaced = this.replaced("touch");
-    if (replaced === undefined) {
-      return this.call("touch", () => this.store.touch(id, record, ttlMs), !this.native);
-    }
-    return this.call(
-      "touch",
-      () => invoke(this.userStore, replaced, [id, record]).then(noValue),
-      true,
-    );
+    return this.callStore("touch", (store) => store.touch(id, record, ttlMs));
   }
 
   /** The store has `patch`, and the app did not replace its `set`: then every write goes through that. */
   canPatch(): boolean {
-    return typeof this.store.patch === "function" && this.replaced("set") === undefined;
+    return typeof this.store.patch === "function" && this.storeFor("set") === this.store;
   }
 
   /**
@@ -401,25 +373,21 @@ export class SessionManager {
       if (found !== undefined) return found;
     }
     const signed = req.signedCookies?.[name];
-    if (typeof signed === "string" && signed !== "") {
+    const parsed = req.cookies?.[name];
+    const found =
+      typeof signed === "string" && signed !== ""
+        ? { value: signed, secretIndex: 0 }
+        : typeof parsed === "string"
+          ? this.unsignCookie(parsed, secrets)
+          : undefined;
+    // express-session's deprecation, for ids found only where cookie-parser put them.
+    if (found !== undefined) {
       warnOnce(
         "TESSERA_COOKIE_PARSER",
         "tessera: cookie should be available in req.headers.cookie",
       );
-      return { value: signed, secretIndex: 0 };
     }
-    const parsed = req.cookies?.[name];
-    if (typeof parsed === "string") {
-      const found = this.unsignCookie(parsed, secrets);
-      if (found !== undefined) {
-        warnOnce(
-          "TESSERA_COOKIE_PARSER",
-          "tessera: cookie should be available in req.headers.cookie",
-        );
-      }
-      return found;
-    }
-    return undefined;
+    return found;
   }
 
   private unsignCookie(
@@ -556,14 +524,7 @@ export class SessionManager {
       stored && typeof stored === "object" && typeof stored.createdAt === "number"
         ? { ...stored }
         : { createdAt: now() };
-    const cookie = cookieFromRecord(record.cookie);
-    cookie.httpOnly = attributes.httpOnly;
-    cookie.secure = attributes.secure;
-    cookie.sameSite = attributes.sameSite;
-    cookie.domain = attributes.domain;
-    cookie.path = attributes.path;
-    cookie.partitioned = attributes.partitioned;
-    cookie.priority = attributes.priority;
+    const cookie = Object.assign(cookieFromRecord(record.cookie), attributes);
     return new Session(controller, req, id, cookie, meta, record);
   }
 
@@ -680,9 +641,9 @@ class RequestContext implements SessionController {
     const cookie = new Cookie(this.cookieOptions);
     const options = this.cookieOptions;
     if (options.secure === "auto" || options.sameSite === "auto") {
-      const secure = isSecureRequest(this.req, this.manager.options.proxy);
-      if (options.secure === "auto") cookie.secure = secure;
-      if (options.sameSite === "auto") cookie.sameSite = secure ? "none" : "lax";
+      const { secure, sameSite } = this.safeAttributes();
+      cookie.secure = secure;
+      cookie.sameSite = sameSite;
     }
     return cookie;
   }

@@ -218,7 +218,8 @@ export function weakSecretReason(secret: Secret): string | undefined {
   return undefined;
 }
 
-function isSecret(value: unknown): value is Secret {
+/** A secret `session()` can sign with: a non-empty string or Buffer. */
+export function isSecret(value: unknown): value is Secret {
   return (
     (typeof value === "string" && value !== "") || (Buffer.isBuffer(value) && value.length > 0)
   );

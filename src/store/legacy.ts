@@ -25,7 +25,7 @@ export function isTesseraStore(store: unknown): store is StoreContract {
 }
 
 type Callback = (error?: unknown, value?: unknown) => void;
-export type LegacyMethod = (...args: unknown[]) => unknown;
+type LegacyMethod = (...args: unknown[]) => unknown;
 
 /** A store written for express-session, as far as the adapter needs to know it. */
 export interface CallbackStore {
@@ -43,7 +43,7 @@ export interface CallbackStore {
  * Calls a store method that takes a trailing Node-style callback. Stores such as connect-redis
  * v9 also return a Promise: whichever answers first wins, and the other is ignored.
  */
-export function invoke(store: object, method: LegacyMethod, args: unknown[]): Promise<unknown> {
+function invoke(store: object, method: LegacyMethod, args: unknown[]): Promise<unknown> {
   return new Promise((resolve, reject) => {
     let settled = false;
     const done: Callback = (error, value) => {
@@ -68,7 +68,7 @@ export function invoke(store: object, method: LegacyMethod, args: unknown[]): Pr
 }
 
 /** express-session's convention: a `get` failing with ENOENT means "no such session". */
-export function isMissing(error: unknown): boolean {
+function isMissing(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === "ENOENT";
 }
 
