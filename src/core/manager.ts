@@ -193,9 +193,7 @@ export class SessionManager {
         }
       }
     }
-    // A bundler may rename a class that refers to itself (`class _MemoryStore`).
-    this.storeName =
-      this.userStore.constructor?.name?.replace(/^_+(?=[A-Z])/, "") || "the session store";
+    this.storeName = this.userStore.constructor?.name || "the session store";
     const emitter = this.userStore as { on?: (event: string, listener: () => void) => unknown };
     if (typeof emitter.on === "function") {
       // express-session's behaviour while a store says it is disconnected: requests go on

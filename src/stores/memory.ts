@@ -123,9 +123,7 @@ export class MemoryStore extends StoreBase implements Store {
 
   /** @internal The engine's way in, without a Promise per call (see {@link SYNC_ACCESS}). */
   get [SYNC_ACCESS](): SyncAccess | undefined {
-    return this.get === MemoryStore.prototype.get && this.touch === MemoryStore.prototype.touch
-      ? this.#sync
-      : undefined;
+    return this.get === ownGet && this.touch === ownTouch ? this.#sync : undefined;
   }
 
   readonly #sync: SyncAccess = {
@@ -404,6 +402,10 @@ export class MemoryStore extends StoreBase implements Store {
     else ids.add(id);
   }
 }
+
+// The store's own get and touch, looked up outside the class: a class body that names its own
+// class makes the bundler rename it (`class _MemoryStore`), and that name shows in messages.
+const { get: ownGet, touch: ownTouch } = MemoryStore.prototype;
 
 /** The expiry in front of an entry (`[1732312345678,{…}]`), read without parsing the record. */
 function expiryOf(entry: string): number {
