@@ -9,14 +9,7 @@ import express, { type Express } from "express";
 import type pg from "pg";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
-import {
-  isTesseraError,
-  listUserSessions,
-  revokeAllSessions,
-  revokeOtherSessions,
-  revokeUserSession,
-  type Store,
-} from "../../src/index.js";
+import { isTesseraError, type Store } from "../../src/index.js";
 import { encryptRecords } from "../../src/store/encrypted.js";
 import { hashIds } from "../../src/store/hashed-ids.js";
 import { MemoryStore } from "../../src/stores/memory.js";
@@ -33,6 +26,7 @@ import {
 } from "../fixtures/redis/clients.js";
 import { cookiePair, SECRET, shouldSetCookie } from "../helpers/http.js";
 import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
+import { userSessionRoutes } from "../helpers/user-sessions.js";
 
 const KEY = Buffer.alloc(32, 7);
 
@@ -53,31 +47,7 @@ function site(store: Store): Express {
     (req.session as unknown as Record<string, unknown>).user = { id: req.params.user };
     res.send("in");
   });
-  const answer =
-    (run: (req: express.Request) => Promise<unknown>) =>
-    async (req: express.Request, res: express.Response, next: express.NextFunction) => {
-      try {
-        res.json(await run(req));
-      } catch (error) {
-        next(error);
-      }
-    };
-  app.get(
-    "/sessions",
-    answer((req) => listUserSessions(req)),
-  );
-  app.post(
-    "/revoke/:handle",
-    answer((req) => revokeUserSession(req, String(req.params.handle))),
-  );
-  app.post(
-    "/others",
-    answer((req) => revokeOtherSessions(req)),
-  );
-  app.post(
-    "/everywhere",
-    answer((req) => revokeAllSessions(req)),
-  );
+  userSessionRoutes(app);
   app.get("/who", (req, res) => {
     const user = (req.session as unknown as { user?: { id: string } }).user;
     res.send(user?.id ?? "nobody");

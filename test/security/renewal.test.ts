@@ -14,13 +14,7 @@ import request from "supertest";
 import type { SessionOptions } from "../../src/core/options.js";
 import { csrf } from "../../src/csrf/index.js";
 import { session } from "../../src/express/index.js";
-import {
-  listUserSessions,
-  revokeAllSessions,
-  revokeOtherSessions,
-  type Store,
-  sessionHandle,
-} from "../../src/index.js";
+import { type Store, sessionHandle } from "../../src/index.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 import { PostgresStore } from "../../src/stores/postgres.js";
 import { RedisStore } from "../../src/stores/redis.js";
@@ -35,6 +29,7 @@ import {
 } from "../fixtures/redis/clients.js";
 import { cookiePair, SECRET, sessionIdOf, shouldSetCookie } from "../helpers/http.js";
 import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
+import { userSessionRoutes } from "../helpers/user-sessions.js";
 
 /** How the app ties a session to its user. */
 type Tie = "setUser" | "userKey";
@@ -72,27 +67,7 @@ function site(store: Store, tie: Tie, options: Partial<SessionOptions> = {}): Ex
     const cart = (req.session as unknown as Data).cart;
     res.send(`${req.session.getUser() ?? "nobody"} ${JSON.stringify(cart ?? [])}`);
   });
-  const answer =
-    (run: (req: express.Request) => Promise<unknown>): express.RequestHandler =>
-    async (req, res, next) => {
-      try {
-        res.json(await run(req));
-      } catch (error) {
-        next(error);
-      }
-    };
-  app.get(
-    "/sessions",
-    answer((req) => listUserSessions(req)),
-  );
-  app.post(
-    "/others",
-    answer((req) => revokeOtherSessions(req)),
-  );
-  app.post(
-    "/everywhere",
-    answer((req) => revokeAllSessions(req)),
-  );
+  userSessionRoutes(app);
   app.use(jsonErrors);
   return app;
 }
