@@ -31,20 +31,10 @@ function boom(code = "EBOOM"): Error & { code: string } {
   return Object.assign(new Error("boom!"), { code });
 }
 
-function routes(app: Parameters<typeof counterRoutes>[0]): void {
-  counterRoutes(app);
-  app.post("/logout", (req, res, next) => {
-    req.session.destroy((error) => {
-      if (error) return next(error);
-      res.send("bye");
-    });
-  });
-}
-
 /** The app on `library`, over a callback store of its own. */
 function overCallbackStore(library: Library): Built & { store: CallbackStore } {
   const store = new CallbackStore();
-  return { ...build(library, { ...DEFAULTS, store }, routes), store };
+  return { ...build(library, { ...DEFAULTS, store }, counterRoutes), store };
 }
 
 /** The first error the app's error handler received, once it has (express-session defers it). */
@@ -134,7 +124,10 @@ describe("errors as express-session gives them", () => {
       ],
     ];
     for (const [what, make] of stores) {
-      const [theirs, ours] = both((library) => ({ ...DEFAULTS, store: make(library) }), routes);
+      const [theirs, ours] = both(
+        (library) => ({ ...DEFAULTS, store: make(library) }),
+        counterRoutes,
+      );
       for (const side of [theirs, ours]) {
         const first = await get(side.app, "/count");
         const second = await get(side.app, "/count", cookiePair(first));

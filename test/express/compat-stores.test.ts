@@ -50,16 +50,6 @@ const CASES: readonly Case[] = [
   },
 ];
 
-function routes(app: Parameters<typeof counterRoutes>[0]): void {
-  counterRoutes(app);
-  app.post("/logout", (req, res, next) => {
-    req.session.destroy((error) => {
-      if (error) return next(error);
-      res.send("bye");
-    });
-  });
-}
-
 type Callback = (error?: unknown, value?: unknown) => void;
 
 /** How one call looked: the method, then the type of each argument. */
@@ -100,7 +90,7 @@ function replaceWithDouble(store: object): { calls: Call[]; kept: Map<string, st
 }
 
 function appOver(library: Library, store: object): Built {
-  return build(library, { ...DEFAULTS, store }, routes);
+  return build(library, { ...DEFAULTS, store }, counterRoutes);
 }
 
 describe("store methods replaced on the instance", () => {

@@ -106,7 +106,7 @@ export async function until(check: () => boolean, timeoutMs = 5000): Promise<voi
   }
 }
 
-/** The data routes most tests use: `/count` adds one to `views`, `/read` shows it. */
+/** The data routes most tests use: `/count` adds one to `views`, `/read` shows it, `/logout` destroys the session. */
 export function counterRoutes(app: Express): void {
   app.get("/count", (req, res) => {
     const data = req.session as unknown as { views?: number };
@@ -115,6 +115,12 @@ export function counterRoutes(app: Express): void {
   });
   app.get("/read", (req, res) => {
     res.send(String((req.session as unknown as { views?: number }).views ?? "none"));
+  });
+  app.post("/logout", (req, res, next) => {
+    req.session.destroy((error) => {
+      if (error) return next(error);
+      res.send("bye");
+    });
   });
 }
 
