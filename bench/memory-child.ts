@@ -45,7 +45,7 @@ const sessions = Number(values.sessions);
 const max = values.max === undefined ? null : Number(values.max);
 
 interface Inserter {
-  set(i: number): Promise<void>;
+  set(i: number): unknown;
   length(): Promise<number>;
 }
 
@@ -56,7 +56,7 @@ async function expressSessionInserter(): Promise<Inserter> {
       // express-session's ids: uid-safe with 24 bytes, 32 base64url characters.
       const id = randomBytes(24).toString("base64url");
       const data = { cookie: new session.Cookie(), ...sessionData(profile, i) };
-      return new Promise((resolve, reject) => {
+      return new Promise<void>((resolve, reject) => {
         store.set(id, data, (error) => (error ? reject(error) : resolve()));
       });
     },

@@ -7,14 +7,7 @@ export {
   type TesseraErrorOptions,
 } from "./errors.js";
 export { generateId, ID_BYTES } from "./id.js";
-export {
-  isSecureRequest,
-  type Next,
-  SessionManager,
-  type SessionRequest,
-  type SessionResponse,
-} from "./manager.js";
-export type { LegacyStore, NormalizedOptions, SessionOptions } from "./options.js";
+export type { LegacyStore, OfRequest } from "./options.js";
 export {
   type RegenerateOptions,
   Session,
@@ -27,6 +20,7 @@ export {
   revokeAllSessions,
   revokeOtherSessions,
   revokeUserSession,
+  type SessionHolder,
   sessionHandle,
   type UserSession,
 } from "./users.js";

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from "node:http";
 import type { Store } from "../store/types.js";
 import { type CookieOptions, isCookieDomain, isCookiePath } from "./cookie.js";
 import { TesseraError } from "./errors.js";
@@ -24,10 +23,14 @@ export interface LegacyStore {
  * request type (Express's `Request`, as code typed for express-session has it) is accepted, as
  * @types/express-session accepts it.
  */
-export type OfRequest<T> = { of(req: IncomingMessage): T }["of"];
+export type OfRequest<T, Req = object> = { of(req: Req): T }["of"];
 
-/** Options of `session()`: express-session's, with the same defaults, plus Tessera's own. */
-export interface SessionOptions {
+/**
+ * Options of `session()`: express-session's, with the same defaults, plus Tessera's own. `Req`
+ * is what the `genid` and `cookie` functions are called with: each adapter says which request
+ * object it passes (node's `IncomingMessage` under Express and node:http).
+ */
+export interface SessionOptions<Req = object> {
   /**
    * The secret that signs the session cookie, or a list for rotation: cookies are signed with
    * the first and accepted with any. A string or a Buffer. Required in production, where it must
@@ -40,9 +43,9 @@ export interface SessionOptions {
   /** express-session's older name for {@link name}; `name` wins when both are given. @deprecated */
   key?: string;
   /** Cookie attributes, or a function of the request that returns them. @default { path: "/", httpOnly: true, secure: false, maxAge: null } */
-  cookie?: CookieOptions | OfRequest<CookieOptions>;
+  cookie?: CookieOptions | OfRequest<CookieOptions, Req>;
   /** Makes a new session id. It must return a unique, unguessable string. @default 256 random bits, base64url */
-  genid?: OfRequest<string>;
+  genid?: OfRequest<string, Req>;
   /**
    * Trust `X-Forwarded-Proto` when deciding whether the request is secure. `undefined` follows
    * Express's "trust proxy" setting (`req.secure`). @default undefined
@@ -110,9 +113,9 @@ export interface NormalizedOptions {
   /** The secrets, current first; empty when `req.secret` (cookie-parser's) must supply one. */
   readonly secrets: readonly Secret[];
   readonly name: string;
-  readonly cookie: CookieOptions | ((req: IncomingMessage) => CookieOptions);
+  readonly cookie: CookieOptions | ((req: object) => CookieOptions);
   readonly cookiePath: string | undefined;
-  readonly genid: (req: IncomingMessage) => string;
+  readonly genid: (req: object) => string;
   readonly proxy: boolean | undefined;
   readonly resave: boolean;
   readonly rolling: boolean;
@@ -129,11 +132,14 @@ export interface NormalizedOptions {
   readonly replaceResponseOnSaveError: boolean;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: options typed for any adapter's request
+type AnyOptions = SessionOptions<any>;
+
 function optionError(message: string): TesseraError {
   return new TesseraError("ERR_OPTION", message);
 }
 
-function duration(options: SessionOptions, key: keyof SessionOptions, fallback: number): number {
+function duration(options: AnyOptions, key: keyof AnyOptions, fallback: number): number {
   const value = options[key];
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
@@ -142,14 +148,14 @@ function duration(options: SessionOptions, key: keyof SessionOptions, fallback: 
   return value;
 }
 
-function flag(options: SessionOptions, key: keyof SessionOptions): boolean | undefined {
+function flag(options: AnyOptions, key: keyof AnyOptions): boolean | undefined {
   const value = options[key];
   if (value === undefined || typeof value === "boolean") return value;
   throw optionError(`the ${key} option must be true or false.`);
 }
 
 function userKeyReader(
-  userKey: SessionOptions["userKey"],
+  userKey: AnyOptions["userKey"],
 ): ((data: Record<string, unknown>) => unknown) | undefined {
   if (userKey === undefined) return undefined;
   if (typeof userKey === "function") return userKey as (data: Record<string, unknown>) => unknown;
@@ -226,7 +232,7 @@ export function isSecret(value: unknown): value is Secret {
 }
 
 /** Checks and normalises the options once, at `session()` time. Throws `ERR_OPTION` on misuse. */
-export function normalizeOptions(input: SessionOptions | undefined): NormalizedOptions {
+export function normalizeOptions(input: AnyOptions | undefined): NormalizedOptions {
   if (input === undefined || input === null || typeof input !== "object") {
     throw optionError(
       "session() needs an options object with at least a secret: session({ secret: process.env.SESSION_SECRET }).",

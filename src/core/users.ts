@@ -3,7 +3,18 @@ import { toStore } from "../store/legacy.js";
 import { requireCapability } from "../store/record.js";
 import type { SessionRecord, Store } from "../store/types.js";
 import { TesseraError } from "./errors.js";
-import type { SessionRequest } from "./manager.js";
+import type { LegacyStore } from "./options.js";
+import type { Session } from "./session.js";
+
+/**
+ * What the user-session helpers read of a request once session() has run: its session, id and
+ * store. Express's and node's `req`, Fastify's `request`, Koa's `ctx` and Hono's `c.var` have them.
+ */
+export interface SessionHolder {
+  session?: Session | null | undefined;
+  sessionID?: string | undefined;
+  sessionStore?: Store | LegacyStore | undefined;
+}
 
 /** One of a user's sessions, as a "your active sessions" page shows it. */
 export interface UserSession {
@@ -30,7 +41,7 @@ export function sessionHandle(id: string): string {
   return createHash("sha256").update(id).digest("base64url").slice(0, 22);
 }
 
-function storeOf(req: SessionRequest): Store {
+function storeOf(req: SessionHolder): Store {
   const store = req.sessionStore;
   if (store === undefined) {
     throw new TesseraError(
@@ -41,7 +52,7 @@ function storeOf(req: SessionRequest): Store {
   return toStore(store as Store);
 }
 
-function userOf(req: SessionRequest, user: string | undefined): string {
+function userOf(req: SessionHolder, user: string | undefined): string {
   const key = user ?? req.session?.getUser();
   if (key === undefined) {
     throw new TesseraError(
@@ -75,7 +86,7 @@ function describe(id: string, record: SessionRecord, currentId: string | undefin
  *   res.render("sessions", { sessions: await listUserSessions(req) });
  * });
  */
-export async function listUserSessions(req: SessionRequest, user?: string): Promise<UserSession[]> {
+export async function listUserSessions(req: SessionHolder, user?: string): Promise<UserSession[]> {
   const key = userOf(req, user);
   const store = storeOf(req);
   requireCapability(store, "idsForUser", "listing a user's sessions");
@@ -97,7 +108,7 @@ export async function listUserSessions(req: SessionRequest, user?: string): Prom
  * session destroys `req.session` and clears its cookie.
  */
 export async function revokeUserSession(
-  req: SessionRequest,
+  req: SessionHolder,
   handle: string,
   user?: string,
 ): Promise<boolean> {
@@ -112,7 +123,7 @@ export async function revokeUserSession(
 }
 
 /** Revokes every session of the user except the current one ("log out everywhere else"). */
-export async function revokeOtherSessions(req: SessionRequest, user?: string): Promise<number> {
+export async function revokeOtherSessions(req: SessionHolder, user?: string): Promise<number> {
   const key = userOf(req, user);
   const store = storeOf(req);
   requireCapability(store, "destroyForUser", "logging a user out everywhere");
@@ -122,7 +133,7 @@ export async function revokeOtherSessions(req: SessionRequest, user?: string): P
 }
 
 /** Revokes every session of the user, the current one included ("log out everywhere"). */
-export async function revokeAllSessions(req: SessionRequest, user?: string): Promise<number> {
+export async function revokeAllSessions(req: SessionHolder, user?: string): Promise<number> {
   const key = userOf(req, user);
   const store = storeOf(req);
   requireCapability(store, "destroyForUser", "logging a user out everywhere");

@@ -1,6 +1,6 @@
 import type { Cookie } from "../core/cookie.js";
-import type { SessionOptions } from "../core/options.js";
 import type { Session } from "../core/session.js";
+import type { SessionOptions } from "../node/options.js";
 import {
   Store as LegacyStore,
   type LegacyStoreBase,

@@ -1,7 +1,8 @@
 import { Cookie } from "../core/cookie.js";
-import { SessionManager, type SessionRequest, type SessionResponse } from "../core/manager.js";
-import type { SessionOptions } from "../core/options.js";
+import { Engine } from "../core/engine.js";
 import { Session } from "../core/session.js";
+import { runSession, type SessionRequest, type SessionResponse } from "../node/middleware.js";
+import type { SessionOptions } from "../node/options.js";
 import { Store } from "../store/legacy.js";
 import { MemoryStore } from "../stores/memory.js";
 import { prepareForProperties } from "./dictionary-mode.js";
@@ -32,10 +33,10 @@ export type SessionMiddleware = (
  * }));
  */
 export function session(options: SessionOptions): SessionMiddleware {
-  const manager = new SessionManager(options, () => new MemoryStore());
+  const engine = new Engine(options, () => new MemoryStore());
   return function session(req, res, next) {
     prepareForProperties(req, res);
-    manager.handle(req, res, next);
+    runSession(engine, req, res, next);
   };
 }
 

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { Engine } from "../core/engine.js";
 import { isTesseraError } from "../core/errors.js";
-import { SessionManager, type SessionRequest, type SessionResponse } from "../core/manager.js";
-import type { SessionOptions } from "../core/options.js";
 import type { Session, SessionData } from "../core/session.js";
 import { MemoryStore } from "../stores/memory.js";
+import { runSession, type SessionRequest, type SessionResponse } from "./middleware.js";
+import type { SessionOptions } from "./options.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
 type AnyResponse = ServerResponse | Http2ServerResponse;
@@ -54,10 +55,7 @@ function answerFailure(res: AnyResponse, error: unknown): void {
  */
 export function session(options: SessionOptions): NodeSessionHandler {
   // No express-session to match here: a failed final write answers with an error status.
-  const manager = new SessionManager(
-    { saveErrorResponse: "error", ...options },
-    () => new MemoryStore(),
-  );
+  const engine = new Engine({ saveErrorResponse: "error", ...options }, () => new MemoryStore());
   function handler(
     req: AnyRequest,
     res: AnyResponse,
@@ -66,12 +64,12 @@ export function session(options: SessionOptions): NodeSessionHandler {
     const request = req as unknown as SessionRequest;
     const response = res as unknown as SessionResponse;
     if (next !== undefined) {
-      manager.handle(request, response, next);
+      runSession(engine, request, response, next);
       return undefined;
     }
     return new Promise<void>((resolve, reject) => {
       let ready = false;
-      manager.handle(request, response, (error) => {
+      runSession(engine, request, response, (error) => {
         if (!ready) {
           ready = true;
           if (error === undefined) resolve();

@@ -645,15 +645,15 @@ export function testStore<S extends Store>(
           const loaded = await store.get(id);
           assert.ok(loaded);
           const writers: (() => Promise<unknown>)[] = [
-            () => store.touch(id, loaded, LONG_TTL_MS),
-            () => store.touch(id, loaded, LONG_TTL_MS),
+            async () => store.touch(id, loaded, LONG_TTL_MS),
+            async () => store.touch(id, loaded, LONG_TTL_MS),
           ];
           const { patch } = store;
           if (typeof patch === "function") {
-            writers.push(() => patch.call(store, id, change({ n: round }), LONG_TTL_MS));
+            writers.push(async () => patch.call(store, id, change({ n: round }), LONG_TTL_MS));
           }
           // The destroy is sent at a different place among the writes each round.
-          writers.splice(round % (writers.length + 1), 0, () => store.destroy(id));
+          writers.splice(round % (writers.length + 1), 0, async () => store.destroy(id));
           await Promise.all(writers.map((write) => write()));
           assert.equal(await store.get(id), undefined, `round ${round}: the session came back`);
         }
@@ -820,13 +820,13 @@ async function assertFailsCleanly(store: Store): Promise<void> {
   const user = `user-${newId()}`;
   const record = sampleRecord({ secret }, user);
   const calls: [string, () => Promise<unknown>][] = [
-    ["get", () => store.get(id)],
-    ["set", () => store.set(id, record, LONG_TTL_MS)],
-    ["touch", () => store.touch(id, record, LONG_TTL_MS)],
-    ["destroy", () => store.destroy(id)],
+    ["get", async () => store.get(id)],
+    ["set", async () => store.set(id, record, LONG_TTL_MS)],
+    ["touch", async () => store.touch(id, record, LONG_TTL_MS)],
+    ["destroy", async () => store.destroy(id)],
   ];
   const optional: [StoreCapability, () => Promise<unknown>][] = [
-    ["patch", () => callOptional(store.patch?.(id, change({ secret }), LONG_TTL_MS))],
+    ["patch", async () => store.patch?.(id, change({ secret }), LONG_TTL_MS)],
     ["ids", () => callOptional(store.ids && collect(store.ids(), 10))],
     ["entries", () => callOptional(store.entries && collect(store.entries(), 10))],
     ["length", () => callOptional(store.length?.())],

@@ -44,11 +44,13 @@ export async function collect<T>(iterable: AsyncIterable<T>, limit: number): Pro
 export async function inBatches(
   count: number,
   concurrency: number,
-  task: (index: number) => Promise<unknown>,
+  task: (index: number) => unknown,
 ): Promise<void> {
   for (let start = 0; start < count; start += concurrency) {
     const batch: Promise<unknown>[] = [];
-    for (let i = start; i < Math.min(count, start + concurrency); i++) batch.push(task(i));
+    for (let i = start; i < Math.min(count, start + concurrency); i++) {
+      batch.push((async () => task(i))());
+    }
     await Promise.all(batch);
   }
 }

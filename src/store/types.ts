@@ -3,9 +3,22 @@
  *
  * Records have the shape express-session stores have always kept (`{ cookie, ...data }`, JSON),
  * so a store can read what connect-redis or connect-pg-simple wrote, and the other way round.
- * Everything is Promise-based; stores written for express-session's callbacks are wrapped by
- * `fromLegacyStore()`.
+ * A method answers with a value or a Promise of it ({@link MaybePromise}): a store that can
+ * answer within the call (memory, SQLite) returns the value, and the engine waits only for
+ * Promises. Stores written for express-session's callbacks are wrapped by `fromLegacyStore()`.
  */
+
+/** A value, or a Promise of it: what a store method may answer. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** True for a Promise, or anything with a `then` method. */
+export function isThenable<T>(value: MaybePromise<T>): value is Promise<T> {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
 
 /** The `cookie` field of a stored record, as express-session's `Cookie#toJSON()` writes it. */
 export interface CookieRecord {
@@ -65,24 +78,24 @@ export interface SessionPatch {
  */
 export interface Store {
   /** The session's record, or `undefined` when there is none or it has expired. */
-  get(id: string): Promise<SessionRecord | undefined>;
+  get(id: string): MaybePromise<SessionRecord | undefined>;
   /** Creates or replaces the record; it expires `ttlMs` from now. */
-  set(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  set(id: string, record: SessionRecord, ttlMs: number): MaybePromise<void>;
   /** Removes the session. Destroying a session that does not exist is not an error. */
-  destroy(id: string): Promise<void>;
+  destroy(id: string): MaybePromise<void>;
   /**
    * Moves the expiry to `ttlMs` from now without changing the session's data. A store may also
    * write `record.cookie` and `record.__tessera` (they hold the new expiry and last-seen time).
    * Does nothing when the session does not exist.
    */
-  touch(id: string, record: SessionRecord, ttlMs: number): Promise<void>;
+  touch(id: string, record: SessionRecord, ttlMs: number): MaybePromise<void>;
 
   /**
    * Writes only the given top-level keys, atomically, so that parallel requests changing
    * different keys all survive. Resolves `false`, writing nothing, when the session does not
    * exist (it was destroyed or expired meanwhile).
    */
-  patch?(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean>;
+  patch?(id: string, patch: SessionPatch, ttlMs: number): MaybePromise<boolean>;
   /** Every live session id, streamed: a large store is never loaded at once. */
   ids?(): AsyncIterable<string>;
   /** Every live session with its record, streamed. */
@@ -97,6 +110,14 @@ export interface Store {
   destroyForUser?(user: string, options?: DestroyForUserOptions): Promise<number>;
   /** Removes expired sessions now; resolves how many. For stores without native expiry. */
   prune?(): Promise<number>;
+  /**
+   * How long, in ms, this store lets one call run before failing it with
+   * `ERR_STORE_UNAVAILABLE`: a store that declares it keeps its own deadlines (a network
+   * client's command or query timeout) and the engine adds none. `0` says its calls cannot hang
+   * (it answers from this process). Left out, the engine's `storeTimeoutMs` applies, as for every
+   * store written for express-session.
+   */
+  readonly timeoutMs?: number | undefined;
   /** Releases timers and connections the store itself opened. Never closes the app's client. */
   close?(): Promise<void>;
 }
@@ -107,24 +128,14 @@ export interface DestroyForUserOptions {
 }
 
 /** The optional methods of {@link Store}: the capabilities a store may have. */
-export type StoreCapability = Exclude<keyof Store, "get" | "set" | "destroy" | "touch">;
+export type StoreCapability = Exclude<
+  keyof Store,
+  "get" | "set" | "destroy" | "touch" | "timeoutMs"
+>;
 
 /**
  * Marks a store that keeps sessions in the app's own process and answers at once (the
  * MemoryStore): with NODE_ENV=production the engine warns once that they are lost on restart
- * and not shared, and its calls get no `storeTimeoutMs` deadline, since it cannot be unreachable.
+ * and not shared between instances.
  */
 export const IN_PROCESS_STORE: unique symbol = Symbol.for("tessera.inProcessStore");
-
-/**
- * @internal How the engine calls a store that answers within the call (the MemoryStore) without
- * a Promise per call. The store offers it only while its own `get` and `touch` are in place, so
- * a subclass or a test double that replaces them is always called through the Promise API.
- */
-export const SYNC_ACCESS: unique symbol = Symbol.for("tessera.syncAccess");
-
-/** @internal What {@link SYNC_ACCESS} gives: `get` and `touch`, answering or throwing at once. */
-export interface SyncAccess {
-  get(id: string): SessionRecord | undefined;
-  touch(id: string, record: SessionRecord, ttlMs: number): void;
-}

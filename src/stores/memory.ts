@@ -13,7 +13,6 @@ import {
   TesseraError,
 } from "../store/index.js";
 import { Store as StoreBase } from "../store/legacy.js";
-import { SYNC_ACCESS, type SyncAccess } from "../store/types.js";
 
 /** A Node-style callback, as express-session passes to its stores. */
 export type StoreCallback<T = void> = (error: unknown, value?: T) => void;
@@ -72,6 +71,8 @@ const MAX_TIMER_MS = 2_147_483_647;
  */
 export class MemoryStore extends StoreBase implements Store {
   readonly [IN_PROCESS_STORE] = true;
+  /** Its calls answer from this process: they cannot hang, and get no deadline. */
+  readonly timeoutMs = 0;
   readonly #sessions = new Map<string, string>();
   /** id → user, only for sessions tied to a user. */
   readonly #userOf = new Map<string, string>();
@@ -117,19 +118,13 @@ export class MemoryStore extends StoreBase implements Store {
     return this.#sessions.size;
   }
 
-  get(id: string, callback?: StoreCallback<SessionRecord | undefined>) {
-    return settle("get", callback, () => this.#get(id));
+  /**
+   * The session's record. Answers within the call (no Promise), as do `set`, `destroy`, `touch`
+   * and `patch`; called express-session style, with a callback, the callback gets the answer.
+   */
+  get(id: string, callback?: StoreCallback<SessionRecord | undefined>): SessionRecord | undefined {
+    return answer("get", callback, () => this.#get(id));
   }
-
-  /** @internal The engine's way in, without a Promise per call (see {@link SYNC_ACCESS}). */
-  get [SYNC_ACCESS](): SyncAccess | undefined {
-    return this.get === ownGet && this.touch === ownTouch ? this.#sync : undefined;
-  }
-
-  readonly #sync: SyncAccess = {
-    get: (id) => this.#get(id),
-    touch: (id, record, ttlMs) => this.#touch(id, record, ttlMs),
-  };
 
   #get(id: string): SessionRecord | undefined {
     const entry = this.#live(id, this.#now());
@@ -151,9 +146,9 @@ export class MemoryStore extends StoreBase implements Store {
     record: SessionRecord,
     ttlMs?: number | StoreCallback,
     callback?: StoreCallback,
-  ): Promise<void> {
+  ): void {
     const [ttl, done] = typeof ttlMs === "function" ? [undefined, ttlMs] : [ttlMs, callback];
-    return settle("set", done, () => {
+    answer("set", done, () => {
       const now = this.#now();
       const expiresAt = this.#expiry(record, ttl, now);
       if (expiresAt <= now) this.#remove(id);
@@ -161,8 +156,8 @@ export class MemoryStore extends StoreBase implements Store {
     });
   }
 
-  destroy(id: string, callback?: StoreCallback): Promise<void> {
-    return settle("destroy", callback, () => {
+  destroy(id: string, callback?: StoreCallback): void {
+    answer("destroy", callback, () => {
       this.#remove(id);
     });
   }
@@ -177,9 +172,9 @@ export class MemoryStore extends StoreBase implements Store {
     record: SessionRecord,
     ttlMs?: number | StoreCallback,
     callback?: StoreCallback,
-  ): Promise<void> {
+  ): void {
     const [ttl, done] = typeof ttlMs === "function" ? [undefined, ttlMs] : [ttlMs, callback];
-    return settle("touch", done, () => this.#touch(id, record, ttl));
+    answer("touch", done, () => this.#touch(id, record, ttl));
   }
 
   #touch(id: string, record: SessionRecord, ttl: number | undefined): void {
@@ -208,8 +203,8 @@ export class MemoryStore extends StoreBase implements Store {
     patch: SessionPatch,
     ttlMs: number,
     callback?: StoreCallback<boolean>,
-  ): Promise<boolean> {
-    return settle("patch", callback, () => {
+  ): boolean {
+    return answer("patch", callback, () => {
       const now = this.#now();
       const ttl = assertTtl(ttlMs);
       const entry = this.#live(id, now);
@@ -403,10 +398,6 @@ export class MemoryStore extends StoreBase implements Store {
   }
 }
 
-// The store's own get and touch, looked up outside the class: a class body that names its own
-// class makes the bundler rename it (`class _MemoryStore`), and that name shows in messages.
-const { get: ownGet, touch: ownTouch } = MemoryStore.prototype;
-
 /** The expiry in front of an entry (`[1732312345678,{…}]`), read without parsing the record. */
 function expiryOf(entry: string): number {
   let ms = 0;
@@ -536,6 +527,29 @@ function userOf(record: SessionRecord): string | undefined {
  * Runs a store operation and reports it both ways: a Promise, and the callback when one is
  * given (on the next tick, as express-session's MemoryStore defers its callbacks).
  */
+/**
+ * Runs one of the contract's calls: its answer is returned (or its failure thrown) at once, and
+ * given to `callback` too when the caller is written for express-session.
+ */
+function answer<T>(operation: string, callback: StoreCallback<T> | undefined, run: () => T): T {
+  if (callback === undefined) {
+    try {
+      return run();
+    } catch (cause) {
+      throw storeError("MemoryStore", operation, cause);
+    }
+  }
+  let value: T;
+  try {
+    value = run();
+  } catch (cause) {
+    process.nextTick(callback, storeError("MemoryStore", operation, cause));
+    return undefined as T;
+  }
+  process.nextTick(callback, null, value);
+  return value;
+}
+
 function settle<T>(
   operation: string,
   callback: StoreCallback<T> | undefined,

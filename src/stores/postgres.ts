@@ -264,6 +264,11 @@ export class PostgresStore implements Store {
   #pruning: Promise<void> | undefined;
   #closed = false;
 
+  /** Every query has its own deadline (`queryTimeoutMs`): the engine adds none, unless that is 0. */
+  get timeoutMs(): number | undefined {
+    return this.#timeoutMs > 0 ? this.#timeoutMs : undefined;
+  }
+
   constructor(options: PostgresStoreOptions) {
     if (typeof options?.pool?.connect !== "function") {
       throw new TesseraError(

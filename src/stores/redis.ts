@@ -244,6 +244,11 @@ export class RedisStore implements Store {
     this.scanCount = positiveInteger(options.scanCount, DEFAULT_SCAN_COUNT, "scanCount");
   }
 
+  /** Every command has its own deadline (`commandTimeoutMs`): the engine adds none. */
+  get timeoutMs(): number {
+    return this.commandTimeoutMs;
+  }
+
   /** Which client library the store detected: `"node-redis"` or `"ioredis"`. */
   get clientLibrary(): "node-redis" | "ioredis" {
     return this.#redis.library;

@@ -293,6 +293,8 @@ export class SqliteStore implements Store {
   #pruneTimer: NodeJS.Timeout | undefined;
   #pruning = false;
   #closed = false;
+  /** Its calls run within this process and answer at once: the engine adds no deadline. */
+  readonly timeoutMs = 0;
 
   constructor(options: SqliteStoreOptions) {
     const hasPath = typeof options?.path === "string";
@@ -397,14 +399,14 @@ export class SqliteStore implements Store {
     }
   }
 
-  async get(id: string): Promise<SessionRecord | undefined> {
+  get(id: string): SessionRecord | undefined {
     const data = this.#run("get", () => this.#sql.get.get({ id, now: Date.now() })) as
       | string
       | undefined;
     return data === undefined ? undefined : parseRecord(data, "get");
   }
 
-  async set(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+  set(id: string, record: SessionRecord, ttlMs: number): void {
     const ttl = assertTtl(ttlMs);
     const data = storeJson(STORE, "set", record);
     this.#run("set", () =>
@@ -417,7 +419,7 @@ export class SqliteStore implements Store {
     );
   }
 
-  async destroy(id: string): Promise<void> {
+  destroy(id: string): void {
     this.#run("destroy", () => this.#sql.destroy.run({ id }));
   }
 
@@ -425,7 +427,7 @@ export class SqliteStore implements Store {
    * Moves the expiry and writes the record's `cookie` and `__tessera` (the new expiry and
    * last-seen time); every other key stays as stored. Does nothing for a missing session.
    */
-  async touch(id: string, record: SessionRecord, ttlMs: number): Promise<void> {
+  touch(id: string, record: SessionRecord, ttlMs: number): void {
     const ttl = assertTtl(ttlMs);
     const meta = record[META_KEY];
     const cookie = record.cookie === undefined ? null : storeJson(STORE, "touch", record.cookie);
@@ -443,7 +445,7 @@ export class SqliteStore implements Store {
     });
   }
 
-  async patch(id: string, patch: SessionPatch, ttlMs: number): Promise<boolean> {
+  patch(id: string, patch: SessionPatch, ttlMs: number): boolean {
     const ttl = assertTtl(ttlMs);
     return this.#run("patch", () => this.#patchTransaction(id, patch, ttl));
   }

@@ -51,7 +51,9 @@ function lateCallbackStore(): Store {
   Object.assign(store, {
     set(id: string, record: SessionRecord, callback: (error?: unknown) => void) {
       setTimeout(() => {
-        set(id, record).then(() => callback(), callback);
+        Promise.resolve()
+          .then(() => set(id, record))
+          .then(() => callback(), callback);
       }, DELAY_MS);
     },
   });

@@ -7,6 +7,7 @@ import { session } from "../../src/express/index.js";
 import { isTesseraError, type SessionOptions, sign } from "../../src/index.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 import {
+  ContractMemoryStore,
   FailingStore,
   failOn,
   HangingStore,
@@ -315,7 +316,7 @@ describe("session()", () => {
     it("the MemoryStore is not timed: it answers from the process and cannot be unreachable", async () => {
       // A store marked as in-process whose answer comes after storeTimeoutMs: a timed call
       // would fail with 503, an untimed one waits for the answer.
-      class SlowMemoryStore extends MemoryStore {
+      class SlowMemoryStore extends ContractMemoryStore {
         override get(id: string) {
           return delay(150).then(() => super.get(id));
         }

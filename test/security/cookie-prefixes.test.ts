@@ -7,9 +7,9 @@ import { describe, it } from "node:test";
 import express, { type ErrorRequestHandler } from "express";
 import request from "supertest";
 import type { CookieOptions } from "../../src/core/cookie.js";
-import type { SessionOptions } from "../../src/core/options.js";
 import { session } from "../../src/express/index.js";
 import { isTesseraError } from "../../src/index.js";
+import type { SessionOptions } from "../../src/node/options.js";
 import { JsonStore } from "../fixtures/stores.js";
 import { attributes, SECRET, shouldSetCookie } from "../helpers/http.js";
 

@@ -5,9 +5,9 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { afterEach, beforeEach, describe, it } from "node:test";
-import type { SessionOptions } from "../../src/core/options.js";
 import { session } from "../../src/express/index.js";
 import { isTesseraError } from "../../src/index.js";
+import type { SessionOptions } from "../../src/node/options.js";
 import { SqliteStore } from "../../src/stores/sqlite.js";
 
 const SHORT = "only-thirty-one-characters-long";

@@ -13,6 +13,7 @@ import type { SessionRecord } from "../../src/store/types.js";
 import { runScript } from "../../src/store-conformance/child.js";
 import { pollUntil } from "../../src/store-conformance/waiting.js";
 import { SqliteStore } from "../../src/stores/sqlite.js";
+import { describeSyncStore } from "../helpers/sync-store.js";
 
 const CHILD = fileURLToPath(new URL("../fixtures/stores/sqlite-child.ts", import.meta.url));
 const LAZY = fileURLToPath(new URL("../fixtures/stores/sqlite-lazy.ts", import.meta.url));
@@ -284,11 +285,11 @@ describe("SqliteStore", () => {
         const id = "secret-session-id-7f3a";
         const started = Date.now();
         await assert.rejects(
-          store.set(id, record({ n: 2 }), HOUR_MS),
+          async () => store.set(id, record({ n: 2 }), HOUR_MS),
           failsCleanly("ERR_STORE_UNAVAILABLE", id),
         );
         await assert.rejects(
-          store.patch("before", { set: { n: 3 }, unset: [] }, HOUR_MS),
+          async () => store.patch("before", { set: { n: 3 }, unset: [] }, HOUR_MS),
           failsCleanly("ERR_STORE_UNAVAILABLE", "before"),
         );
         assert.ok(Date.now() - started >= 180, "the store did not wait busyTimeoutMs for the lock");
@@ -315,7 +316,7 @@ describe("SqliteStore", () => {
         await store.close();
         assert.equal(db.open, true, "close() closed the app's database");
         assert.equal(rowCount(db, "web_sessions"), 1);
-        await assert.rejects(store.get("s1"), failsCleanly("ERR_STORE", "s1"));
+        await assert.rejects(async () => store.get("s1"), failsCleanly("ERR_STORE", "s1"));
       } finally {
         db.close();
       }
@@ -447,13 +448,13 @@ describe("SqliteStore", () => {
       const store = new SqliteStore({ path: ":memory:" });
       try {
         await assert.rejects(
-          store.set("s1", record({ big: 1n }), HOUR_MS),
+          async () => store.set("s1", record({ big: 1n }), HOUR_MS),
           failsCleanly("ERR_SESSION_DATA", "s1"),
         );
         assert.equal(await store.get("s1"), undefined);
         await store.set("s1", record({ n: 1 }), HOUR_MS);
         await assert.rejects(
-          store.patch("s1", { set: { n: 2, big: 1n }, unset: [] }, HOUR_MS),
+          async () => store.patch("s1", { set: { n: 2, big: 1n }, unset: [] }, HOUR_MS),
           failsCleanly("ERR_SESSION_DATA", "s1"),
         );
         assert.deepEqual(await store.get("s1"), record({ n: 1 }));
@@ -469,9 +470,9 @@ describe("SqliteStore", () => {
         await store.set("corrupt-id", record(), HOUR_MS);
         db.prepare(`UPDATE ${TABLE} SET data = ?`).run('{"secret-fragment":');
         const clean = failsCleanly("ERR_STORE", "corrupt-id", "secret-fragment");
-        await assert.rejects(store.get("corrupt-id"), clean);
+        await assert.rejects(async () => store.get("corrupt-id"), clean);
         await assert.rejects(
-          store.patch("corrupt-id", { set: { n: 1 }, unset: [] }, HOUR_MS),
+          async () => store.patch("corrupt-id", { set: { n: 1 }, unset: [] }, HOUR_MS),
           clean,
         );
         await assert.rejects(async () => {
@@ -511,5 +512,14 @@ describe("SqliteStore", () => {
   it("loads better-sqlite3 only when it opens a file itself", async () => {
     const outcome = await runScript(LAZY, [], 20_000);
     assert.equal(outcome.code, 0, outcome.stderr);
+  });
+});
+
+describe("SqliteStore through the middleware", () => {
+  describeSyncStore({
+    make: () => new SqliteStore({ path: ":memory:", pruneIntervalMs: 0 }),
+    breakStore: (store) => {
+      void store.close();
+    },
   });
 });

@@ -1,0 +1,51 @@
+import type { SessionMeta } from "../store/types.js";
+import type { NormalizedOptions } from "./options.js";
+import { kState, type Session } from "./session.js";
+
+type Timeouts = Pick<NormalizedOptions, "absoluteTimeoutMs" | "idleTimeoutMs" | "sessionTtlMs">;
+
+/** The session has lived longer than `absoluteTimeoutMs`. */
+export function pastAbsoluteTimeout(options: Timeouts, session: Session, now: number): boolean {
+  const { absoluteTimeoutMs } = options;
+  return absoluteTimeoutMs > 0 && session[kState].meta.createdAt + absoluteTimeoutMs <= now;
+}
+
+/** How long the store should keep the session from `now`, or 0 when it has already expired. */
+export function ttlOf(options: Timeouts, session: Session, now: number): number {
+  const expires = session.cookie.expires;
+  const at = expires instanceof Date ? expires.getTime() : Number.NaN;
+  // No expiry, or one no cookie can carry (an invalid Date: the cookie fails on its own, as in
+  // express-session): the store keeps the session for `sessionTtlMs`.
+  let ttl = Number.isNaN(at) ? options.sessionTtlMs : at - now;
+  if (options.idleTimeoutMs > 0) ttl = Math.min(ttl, options.idleTimeoutMs);
+  if (options.absoluteTimeoutMs > 0) {
+    ttl = Math.min(ttl, session[kState].meta.createdAt + options.absoluteTimeoutMs - now);
+  }
+  return Math.max(ttl, 0);
+}
+
+/**
+ * Why a stored session must not be used any more, or `undefined` while it is alive.
+ *
+ * The cookie's stored expiry is not checked: the store's own expiry is the authority, as under
+ * express-session. Stores written for it (connect-redis, connect-pg-simple, ...) move only
+ * their own expiry on `touch`, so a stored `cookie.expires` can be long past for a session in
+ * use with `rolling`. A Tessera store (`native`) keeps the idle timeout as the TTL of every
+ * write and touch; a store written for express-session ignores that TTL, so there the last-seen
+ * time in the record decides, and touches of such a store rewrite the record.
+ */
+export function expiredBecause(
+  options: Timeouts,
+  native: boolean,
+  meta: SessionMeta | undefined,
+  now: number,
+): "absolute" | "idle" | undefined {
+  if (meta === undefined || typeof meta !== "object") return undefined;
+  const { absoluteTimeoutMs, idleTimeoutMs } = options;
+  if (absoluteTimeoutMs > 0 && meta.createdAt + absoluteTimeoutMs <= now) return "absolute";
+  if (idleTimeoutMs > 0 && !native) {
+    const seen = typeof meta.seenAt === "number" ? meta.seenAt : meta.createdAt;
+    if (seen + idleTimeoutMs <= now) return "idle";
+  }
+  return undefined;
+}

@@ -1,0 +1,534 @@
+import {
+  isThenable,
+  type MaybePromise,
+  type SessionMeta,
+  type SessionPatch,
+  type SessionRecord,
+} from "../store/types.js";
+import { channels, publish } from "./channels.js";
+import {
+  Cookie,
+  type CookieOptions,
+  cookieFromRecord,
+  type SafeAttributes,
+  safeAttributesOf,
+  serializeCookie,
+} from "./cookie.js";
+import { type RequestFacts, shouldSave, shouldSetCookie, touchDue } from "./decisions.js";
+import type { Engine } from "./engine.js";
+import { TesseraError } from "./errors.js";
+import { expiredBecause, pastAbsoluteTimeout, ttlOf } from "./expiry.js";
+import { warnOnce } from "./options.js";
+import {
+  changesOf,
+  fullPatchOf,
+  kState,
+  markStored,
+  notRenewed,
+  type RegenerateOptions,
+  recordOf,
+  Session,
+  type SessionController,
+} from "./session.js";
+import type { Secret } from "./signing.js";
+import { isLocalhost, isSecureView, type RequestView } from "./view.js";
+
+/** A verified session id from the request's cookie, and which secret signed it (0: the current). */
+export interface CookieFound {
+  value: string;
+  secretIndex: number;
+}
+
+function isRecord(value: unknown): value is SessionRecord {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as SessionRecord).cookie === "object" &&
+    (value as SessionRecord).cookie !== null
+  );
+}
+
+/**
+ * One request's session, between the engine's two phases. It is the controller behind
+ * `req.session`'s methods, and it runs the request's store writes one after the other.
+ * Adapters call {@link commit} when the app is done and {@link setCookie} when the response's
+ * headers go out; nothing here knows the framework.
+ */
+export class RequestState implements SessionController {
+  /** The session id the browser sent (verified), if any. */
+  private readonly cookieId: string | undefined;
+  private readonly signedWithOldSecret: boolean;
+  /** The id the session had when loaded or generated; a different id means regenerated. */
+  private originalId: string | undefined;
+  /** Whether the session counts as saved when unchanged (express-session's `savedHash`). */
+  private hasSaved = false;
+  /** Whether the session changed since it was loaded, including changes already written. */
+  private modified = false;
+  /** {@link commit} has run: the app is done with the session. */
+  private ended = false;
+  /** {@link setCookie} has run: the response's headers are out. */
+  private headersDone = false;
+  /** The browser holds a cookie for a session that no longer exists: clear it. */
+  private clearCookie = false;
+  /** Store writes of this request run one after the other. */
+  private queue: Promise<void> = Promise.resolve();
+  /** No store work of this request is under way: new work can start at once. */
+  private idle = true;
+  /**
+   * The error that kept {@link setCookie} from making the cookie (an attribute the cookie
+   * format refuses): the response goes on without it, and the adapter hands this to the app's
+   * error handler, as express-session does.
+   */
+  cookieError: unknown;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly view: RequestView,
+    private readonly cookieOptions: CookieOptions,
+    found: CookieFound | undefined,
+    /** The secrets of this request, current first (the options', or cookie-parser's). */
+    private readonly secrets: readonly Secret[],
+  ) {
+    this.cookieId = found?.value;
+    this.signedWithOldSecret = found !== undefined && found.secretIndex > 0;
+  }
+
+  /** The session the app holds now, unless it is gone (destroyed, regenerated, expired). */
+  get session(): Session | undefined {
+    const session = this.view.slot.session;
+    return session instanceof Session && !session[kState].gone ? session : undefined;
+  }
+
+  // ---- phase one: the session the request starts with ----
+
+  /**
+   * A new, empty session with a new id, in the slot. On load (`initial`), it is what the
+   * request started with; from `regenerate()` or `store.generate(req)` it replaces that, and so
+   * counts as a change: express-session saves the regenerated session and sends its cookie even
+   * with `saveUninitialized: false` (passport's `logout()` relies on it).
+   */
+  generate(initial = false): Session {
+    const engine = this.engine;
+    const view = this.view;
+    const id = engine.options.genid(view.request);
+    if (typeof id !== "string" || id === "") {
+      throw new TesseraError(
+        "ERR_OPTION",
+        "the genid option returned something other than a non-empty string.",
+      );
+    }
+    const meta: SessionMeta = { createdAt: Date.now() };
+    if (engine.options.recordClient) {
+      const agent = view.userAgent;
+      if (typeof agent === "string") meta.userAgent = agent.slice(0, 256);
+      const ip = view.ip;
+      if (ip) meta.ip = ip;
+    }
+    const session = new Session(this, view.request, id, this.freshCookie(), meta);
+    view.slot.sessionID = id;
+    view.slot.session = session;
+    if (initial) {
+      this.originalId = id;
+      this.hasSaved = false;
+      this.modified = false;
+    }
+    publish(channels.created, {});
+    return session;
+  }
+
+  /** Turns what the store answered for the cookie's id into the slot's session: the stored one, or a fresh one. */
+  load(record: SessionRecord | undefined): void {
+    const engine = this.engine;
+    const id = this.cookieId as string;
+    if (!isRecord(record)) {
+      // Nothing stored, or a record that is not a session (corrupt, or written by something
+      // else): the visitor gets a fresh session, as with a tampered cookie.
+      this.generate(true);
+      return;
+    }
+    const reason = expiredBecause(
+      engine.options,
+      engine.calls.native,
+      record.__tessera,
+      Date.now(),
+    );
+    if (reason !== undefined) {
+      // A session past a timeout is removed from the store, not merely ignored.
+      try {
+        const done = engine.calls.destroy(id);
+        if (isThenable(done)) done.then(undefined, () => {});
+      } catch {
+        // The next request that finds it tries again; this one goes on with a fresh session.
+      }
+      publish(channels.expired, { reason });
+      this.generate(true);
+      return;
+    }
+    this.view.slot.session = this.inflate(id, record);
+    this.originalId = id;
+    this.hasSaved = !engine.options.resave;
+    publish(channels.loaded, {});
+  }
+
+  /**
+   * A `Session` around a stored record. The cookie's expiry comes from the record; the
+   * attributes that keep it safe (httpOnly, secure, sameSite, domain, path, partitioned,
+   * priority) come from this request's options, never from the store, so that whoever can write
+   * the store cannot make the browser keep the cookie without HttpOnly, or send it cross-site.
+   */
+  private inflate(id: string, record: SessionRecord): Session {
+    const stored = record.__tessera;
+    const meta: SessionMeta =
+      stored && typeof stored === "object" && typeof stored.createdAt === "number"
+        ? { ...stored }
+        : { createdAt: Date.now() };
+    const cookie = Object.assign(cookieFromRecord(record.cookie), this.safeAttributes());
+    return new Session(this, this.view.request, id, cookie, meta, record);
+  }
+
+  /** The safe attributes of this request's cookie options, for a session loaded from the store. */
+  private safeAttributes(): SafeAttributes {
+    const options = this.cookieOptions;
+    const engine = this.engine;
+    if (options === engine.options.cookie && engine.staticAttributes !== undefined) {
+      return engine.staticAttributes;
+    }
+    return safeAttributesOf(options, () => isSecureView(this.view, engine.options.proxy));
+  }
+
+  /** The cookie a new session of this request starts with. */
+  private freshCookie(): Cookie {
+    const cookie = new Cookie(this.cookieOptions);
+    const options = this.cookieOptions;
+    if (options.secure === "auto" || options.sameSite === "auto") {
+      const { secure, sameSite } = this.safeAttributes();
+      cookie.secure = secure;
+      cookie.sameSite = sameSite;
+    }
+    return cookie;
+  }
+
+  // ---- phase two: what the end of the request writes and sends ----
+
+  /**
+   * The app is done: writes what the request changed (or touches, or destroys), as
+   * express-session decides. Answers `undefined` when there is nothing to wait for, else the
+   * work's Promise; the response should go out only once it resolves, so that a redirect sent
+   * right after login never reaches the browser before the session is saved (express-session
+   * #360). Throws (or rejects) when the store fails.
+   */
+  commit(): Promise<void> | undefined {
+    this.ended = true;
+    const slot = this.view.slot;
+    const engine = this.engine;
+    if (slot.session == null && engine.options.unsetDestroy && typeof slot.sessionID === "string") {
+      const id = slot.sessionID;
+      this.clearCookie = this.cookieId === id;
+      return Promise.resolve(engine.calls.destroy(id));
+    }
+    const session = this.session;
+    if (session === undefined) return undefined;
+    if (!this.headersDone) session.cookie.resetMaxAge();
+    const changes = changesOf(session);
+    if (this.shouldSave(session, changes)) return this.enqueue(() => this.write(session, changes));
+    if (this.cookieId === session.id && !this.bogusId()) {
+      if (!this.idle) {
+        // Decide once the writes under way are done: they move `seenAt`.
+        return this.enqueue(() => (this.touchDue(session) ? this.touch(session) : undefined));
+      }
+      if (!this.touchDue(session)) return undefined;
+      // A store that answers within the call is touched here, and the response ends at once.
+      const touched = this.touch(session);
+      return touched === undefined ? undefined : this.enqueue(() => touched);
+    }
+    return undefined;
+  }
+
+  /**
+   * The Set-Cookie value the response must carry, or `undefined`: call it as the headers go out
+   * (after {@link commit} where the framework lets the response wait). A cookie the format
+   * refuses leaves the value `undefined` and the reason in {@link cookieError}.
+   */
+  setCookie(): string | undefined {
+    if (this.headersDone) return undefined;
+    this.headersDone = true;
+    const engine = this.engine;
+    const session = this.session;
+    if (session === undefined) {
+      if (!this.clearCookie) return undefined;
+      const cookie = new Cookie(this.cookieOptions);
+      return serializeCookie(engine.options.name, "", { ...cookie.data, expires: new Date(0) });
+    }
+    let changes: SessionPatch | undefined;
+    try {
+      changes = changesOf(session);
+    } catch {
+      changes = undefined;
+    }
+    if (!this.shouldSetCookie(session, changes)) return undefined;
+    if (session.cookie.secure || engine.securePrefix) {
+      // Browsers drop a Secure cookie sent over plain HTTP, and a __Secure-/__Host- one without
+      // Secure. express-session sends no cookie then; so do we, unless told that localhost is a
+      // secure context (browsers treat it as one).
+      const secure =
+        isSecureView(this.view, engine.options.proxy) ||
+        (engine.options.localhostIsSecure && isLocalhost(this.view));
+      if (!secure) {
+        warnOnce(
+          "TESSERA_INSECURE_COOKIE",
+          "tessera: the session cookie must be Secure (cookie.secure, or a __Secure-/__Host- name) but this request came over plain HTTP, so the browser would drop it and no cookie was sent. Behind a TLS proxy set the proxy option (or Express's trust proxy); otherwise use cookie.secure: 'auto' with an unprefixed name, or serve the site over HTTPS.",
+        );
+        return undefined;
+      }
+      session.cookie.secure = true;
+    }
+    if (!this.ended) session.cookie.resetMaxAge();
+    try {
+      return engine.signedCookie(session.id, session.cookie, this.secrets[0] as Secret);
+    } catch (error) {
+      this.cookieError = error;
+      return undefined;
+    }
+  }
+
+  /** Runs `work` after the request's store work under way, or at once when there is none. */
+  private enqueue(work: () => Promise<void> | undefined): Promise<void> {
+    let run: Promise<void>;
+    if (this.idle) {
+      // Starting at once when nothing is under way saves a turn of the microtask queue.
+      try {
+        run = Promise.resolve(work());
+      } catch (error) {
+        run = Promise.reject(error);
+      }
+    } else {
+      run = this.queue.then(work);
+    }
+    this.idle = false;
+    const settled: Promise<void> = run.then(
+      () => this.settled(settled),
+      () => this.settled(settled),
+    );
+    this.queue = settled;
+    return run;
+  }
+
+  private settled(work: Promise<void>): void {
+    if (this.queue === work) this.idle = true;
+  }
+
+  // ---- the decisions, as express-session makes them ----
+
+  /** The app replaced `req.sessionID` with something that is not an id: nothing is saved or sent. */
+  private bogusId(): boolean {
+    return typeof this.view.slot.sessionID !== "string";
+  }
+
+  /** What this request saw of `session`, for the decisions. */
+  private facts(session: Session, changes: SessionPatch | undefined): RequestFacts {
+    return {
+      cookieId: this.cookieId,
+      originalId: this.originalId,
+      sessionId: session.id,
+      idValid: !this.bogusId(),
+      hasSaved: this.hasSaved,
+      pending: changes !== undefined,
+      written: this.modified,
+    };
+  }
+
+  private shouldSave(session: Session, changes: SessionPatch | undefined): boolean {
+    return shouldSave(this.facts(session, changes), this.engine.options);
+  }
+
+  private shouldSetCookie(session: Session, changes: SessionPatch | undefined): boolean {
+    return shouldSetCookie(this.facts(session, changes), this.engine.options, {
+      expires: session.cookie.expires != null,
+      signedWithOldSecret: this.signedWithOldSecret,
+    });
+  }
+
+  private touchDue(session: Session): boolean {
+    return touchDue(session[kState].meta, this.engine.options.touchAfterMs, Date.now());
+  }
+
+  // ---- writing ----
+
+  /** Writes the session: a patch of what changed when the store can, else the whole record. */
+  private async write(session: Session, changes: SessionPatch | undefined): Promise<void> {
+    const engine = this.engine;
+    const calls = engine.calls;
+    const options = engine.options;
+    const state = session[kState];
+    const time = Date.now();
+    const ttlMs = ttlOf(options, session, time);
+    if (ttlMs === 0) {
+      if (pastAbsoluteTimeout(options, session, time)) {
+        await calls.destroy(state.id);
+        state.gone = true;
+        publish(channels.expired, { reason: "absolute" });
+        return;
+      }
+      // The app gave the cookie an expiry that has passed (maxAge 0, expires in the past): the
+      // browser is sent that cookie, as express-session sends it, and the store keeps nothing.
+      if (state.stored) await calls.destroy(state.id);
+      return;
+    }
+    this.updateMeta(session);
+    const id = state.id;
+    if (state.stored && calls.canPatch()) {
+      const written = await calls.patch(
+        id,
+        changes === undefined || options.resave
+          ? fullPatchOf(session)
+          : {
+              set: { ...changes.set, cookie: session.cookie, __tessera: state.meta },
+              unset: changes.unset,
+            },
+        ttlMs,
+      );
+      if (!written) {
+        this.destroyedMeanwhile(session);
+        return;
+      }
+    } else {
+      if (state.stored && calls.tombstones.has(id)) {
+        // A `set` cannot refuse the write itself, as `patch` does: a store written for
+        // express-session, a Tessera store without patch, or a set the app replaced.
+        this.destroyedMeanwhile(session);
+        return;
+      }
+      await calls.set(id, recordOf(session), ttlMs);
+    }
+    if (changes !== undefined) this.modified = true;
+    markStored(session);
+    publish(channels.saved, {});
+  }
+
+  /**
+   * Another request destroyed this session while this one ran (a logout): it stays destroyed,
+   * and the browser's cookie is cleared.
+   */
+  private destroyedMeanwhile(session: Session): void {
+    const state = session[kState];
+    state.gone = true;
+    this.clearCookie = this.cookieId === state.id;
+    publish(channels.destroyed, { reason: "concurrent" });
+  }
+
+  private updateMeta(session: Session): void {
+    const state = session[kState];
+    const meta = state.meta;
+    meta.seenAt = Date.now();
+    const read = this.engine.options.userKey;
+    if (read !== undefined) {
+      const user = read(state.target);
+      if (user === undefined || user === null || user === "") delete meta.user;
+      else meta.user = String(user);
+    }
+  }
+
+  /**
+   * Refreshes the session's expiry in the store. Answers `undefined` when the store did it
+   * within the call, else the Promise of it.
+   */
+  private touch(session: Session): Promise<void> | undefined {
+    const engine = this.engine;
+    const calls = engine.calls;
+    const ttlMs = ttlOf(engine.options, session, Date.now());
+    const state = session[kState];
+    let done: MaybePromise<void>;
+    if (ttlMs === 0) {
+      // The app moved the cookie's expiry into the past: the session ends, as express-session's
+      // store ends it when touched with that expiry.
+      done = calls.destroy(state.id);
+    } else if (calls.touchRewrites(engine.options.idleTimeoutMs)) {
+      // A store written for express-session keeps only its own expiry on touch, and the idle
+      // timeout is read from the record's last-seen time: the record itself must be rewritten.
+      // touch() always runs as queued work already: queueing the write again would wait on itself.
+      done = this.write(session, undefined);
+    } else {
+      state.meta.seenAt = Date.now();
+      done = calls.touch(state.id, recordOf(session), ttlMs);
+    }
+    return isThenable(done) ? done : undefined;
+  }
+
+  // ---- req.session's methods ----
+
+  save(session: Session): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      if (state.gone) throw gone("save");
+      const changes = changesOf(session);
+      await this.write(session, changes);
+      this.hasSaved = true;
+    });
+  }
+
+  reload(session: Session): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      const engine = this.engine;
+      const record = await engine.calls.get(state.id);
+      if (
+        !isRecord(record) ||
+        expiredBecause(engine.options, engine.calls.native, record.__tessera, Date.now()) !==
+          undefined
+      ) {
+        throw gone("reload");
+      }
+      state.gone = true;
+      this.view.slot.session = this.inflate(state.id, record);
+    });
+  }
+
+  regenerate(session: Session, options: RegenerateOptions): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      await this.engine.calls.destroy(state.id);
+      state.gone = true;
+      const fresh = this.generate();
+      if (options.keepData) {
+        // Renewal (OWASP's renewal timeout) is not a new login: the session keeps its user, and
+        // so its place in the user index for "log out everywhere", and its creation time, so the
+        // absolute timeout still counts from the login. What must not outlive an id (the CSRF
+        // secret) is left behind.
+        const target = fresh[kState].target;
+        for (const key of Object.keys(state.target)) {
+          if (key !== "cookie" && !notRenewed.has(key)) target[key] = state.target[key];
+        }
+        const meta = fresh[kState].meta;
+        meta.createdAt = state.meta.createdAt;
+        if (state.meta.user !== undefined) {
+          meta.user = state.meta.user;
+          fresh[kState].metaChanged = true;
+        }
+      }
+    });
+  }
+
+  destroy(session: Session): Promise<void> {
+    return this.enqueue(async () => {
+      const state = session[kState];
+      await this.engine.calls.destroy(state.id);
+      state.gone = true;
+      const slot = this.view.slot;
+      if (slot.session === session) delete slot.session;
+      // express-session leaves the cookie in the browser (its #241); clear it.
+      this.clearCookie = this.cookieId === state.id;
+      publish(channels.destroyed, { reason: "destroy" });
+    });
+  }
+}
+
+function gone(method: string): TesseraError {
+  // express-session's words for a reload that finds nothing, which apps compare exactly.
+  if (method === "reload") {
+    return new TesseraError("ERR_SESSION_GONE", "failed to load session", { verbatim: true });
+  }
+  return new TesseraError(
+    "ERR_SESSION_GONE",
+    `req.session.${method}() was called on a session that no longer exists (destroyed, regenerated or expired): use the current req.session.`,
+  );
+}
