@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { isTesseraError } from "../core/errors.js";
+import type { LegacyStore } from "../core/options.js";
 import {
   META_KEY,
   type SessionPatch,
@@ -10,6 +11,7 @@ import {
 } from "../store/types.js";
 import { runScript } from "./child.js";
 import { asStored, largeString, nestedData, newId, sampleRecord, unicodeData } from "./records.js";
+import { sessionIdOf, startVisitorApp, type VisitorApp } from "./visitor.js";
 import { collect, inBatches, pollUntil, sleepUntil } from "./waiting.js";
 
 /** Makes a fresh, empty store for one test. It may be async (to create a table, say). */
@@ -85,6 +87,13 @@ export interface ConformanceOptions<S extends Store = Store> {
    * @default 60_000
    */
   timeoutMs?: number;
+  /**
+   * What the visitor test hands `session({ store })`, given the store under test: the store as
+   * an app would pass it. Only a test of an express-session store wrapped for the suite with
+   * `fromLegacyStore(legacy)` needs it, to hand over `legacy` itself, as apps do.
+   * @default (store) => store
+   */
+  middlewareStore?: (store: S) => Store | LegacyStore;
 }
 
 type Settings<S extends Store> = Required<
@@ -168,6 +177,7 @@ export function testStore<S extends Store>(
     failingFactory: options.failingFactory,
     dispose: options.dispose ?? ((store) => store.close?.()),
     timeoutMs: options.timeoutMs ?? 60_000,
+    middlewareStore: options.middlewareStore ?? ((store) => store),
   };
 
   /** One test on a fresh store, released whatever happens. */
@@ -776,6 +786,21 @@ export function testStore<S extends Store>(
       });
     });
 
+    describe("through session(), over HTTP", () => {
+      // The tests above call the store directly; apps hand it to session(), which must take it
+      // for what it is (a Tessera store, or a callback store written for express-session) and
+      // call it accordingly. A store taken for the wrong kind passes everything above and fails
+      // here: its first save gets a callback where the TTL should be, or the other way round.
+      test("a visitor's session is saved, read back, changed, regenerated and destroyed", async (store) => {
+        const app = await startVisitorApp(settings.middlewareStore(store), settings.timeoutMs);
+        try {
+          await visitorJourney(app, store);
+        } finally {
+          await app.close();
+        }
+      });
+    });
+
     describe("close()", () => {
       const skip =
         settings.closeScript === undefined
@@ -811,6 +836,56 @@ export function testStore<S extends Store>(
       });
     });
   });
+}
+
+/**
+ * Seven requests, as one browser sends them, checked against what the store then holds. The
+ * messages say what the visitor would see, since the store is called by the middleware here.
+ */
+async function visitorJourney(app: VisitorApp, store: Store): Promise<void> {
+  const first = await app.send("GET", "/count");
+  assert.equal(first.status, 200, `a new visitor's first request failed: ${first.body}`);
+  assert.ok(
+    first.cookie,
+    "a new visitor's changed session got no cookie: session() did not save it",
+  );
+  const id = sessionIdOf(first.cookie);
+  assert.equal((await store.get(id))?.count, 1, "the session saved by session() is not stored");
+
+  const second = await app.send("GET", "/count", first.cookie);
+  assert.equal(second.status, 200, `the returning visitor's request failed: ${second.body}`);
+  assert.equal(second.body, "2", "the session was not read back with its data");
+  assert.equal((await store.get(id))?.count, 2, "the changed session was not written");
+
+  const login = await app.send("POST", "/login", first.cookie);
+  assert.equal(login.status, 200, `regenerate() failed: ${login.body}`);
+  assert.ok(login.cookie, "regenerate() sent no new cookie");
+  const renewed = sessionIdOf(login.cookie);
+  assert.notEqual(renewed, id, "regenerate() kept the session id");
+  assert.equal(await store.get(id), undefined, "regenerate() left the old session in the store");
+  assert.equal(
+    (await store.get(renewed))?.member,
+    "alice",
+    "the regenerated session is not stored",
+  );
+  const before = await app.send("GET", "/me", first.cookie);
+  assert.deepEqual(
+    JSON.parse(before.body),
+    { count: null, member: null },
+    "the old id still works",
+  );
+  const after = await app.send("GET", "/me", login.cookie);
+  assert.deepEqual(JSON.parse(after.body), { count: null, member: "alice" });
+
+  const logout = await app.send("POST", "/logout", login.cookie);
+  assert.equal(logout.status, 200, `destroy() failed: ${logout.body}`);
+  assert.equal(await store.get(renewed), undefined, "destroy() left the session in the store");
+  const gone = await app.send("GET", "/me", login.cookie);
+  assert.deepEqual(
+    JSON.parse(gone.body),
+    { count: null, member: null },
+    "a destroyed session came back",
+  );
 }
 
 /** Every operation of a broken store must reject with a coded TesseraError that leaks nothing. */

@@ -5,9 +5,10 @@ import { storeError } from "./record.js";
 import type { SessionRecord, Store as StoreContract } from "./types.js";
 
 /**
- * The mark of a store written for Tessera's Promise contract. A store with neither this mark
- * nor a `patch` method (which no express-session store has) is treated as an express-session
- * store (callback-style) and wrapped by {@link fromLegacyStore}.
+ * The mark of a store written for Tessera's Promise contract: the sure sign, whatever the
+ * store's methods look like. {@link isTesseraStore} also recognises an unmarked store by its
+ * shape, but a method wrapped by instrumentation, or given an optional parameter, changes that
+ * shape; the mark does not.
  *
  * @example
  * class MyStore implements Store {
@@ -17,11 +18,39 @@ import type { SessionRecord, Store as StoreContract } from "./types.js";
  */
 export const TESSERA_STORE: unique symbol = Symbol.for("tessera.store") as never;
 
-/** True for a store that speaks Tessera's Promise contract: it has the mark, or a `patch` method. */
+/**
+ * True for a store that speaks Tessera's Promise contract; false for one written for
+ * express-session, which is then wrapped by {@link fromLegacyStore}. In order:
+ *
+ * 1. The {@link TESSERA_STORE} mark set to `true`, or a `patch` method (no express-session store
+ *    has one): a Tessera store.
+ * 2. A `createSession` method: express-session's. express-session calls it on every store that
+ *    loads a session, so every store that works under it has one, from express-session's `Store`
+ *    base class. It outranks the parameters because they can mislead: connect-redis 7 declares
+ *    `async get(sid, cb = noop)`, whose `length` is 1.
+ * 3. `get` and `destroy` both declaring exactly one parameter, the contract's `get(id)` and
+ *    `destroy(id)`: a Tessera store.
+ * 4. Anything else is express-session's, whose `get(sid, callback)` and `destroy(sid, callback)`
+ *    declare two; so are the unclear cases (a rest parameter or a wrapper, whose `length` is 0,
+ *    or `get` and `destroy` disagreeing), since taking an express-session store for a Tessera
+ *    store would hand its callback parameter a TTL, and a store written for Tessera can always
+ *    carry the mark.
+ *
+ * @example
+ * isTesseraStore({ async get(id) {}, async set(id, record, ttlMs) {}, async destroy(id) {}, async touch(id, record, ttlMs) {} }); // true
+ * isTesseraStore(new (connectPgSimple(session))({ pool })); // false: wrapped as express-session's
+ */
 export function isTesseraStore(store: unknown): store is StoreContract {
   if (typeof store !== "object" || store === null) return false;
   const candidate = store as Record<string | symbol, unknown>;
-  return candidate[TESSERA_STORE] === true || typeof candidate.patch === "function";
+  if (candidate[TESSERA_STORE] === true || typeof candidate.patch === "function") return true;
+  if (typeof candidate.createSession === "function") return false;
+  return takesOneParameter(candidate.get) && takesOneParameter(candidate.destroy);
+}
+
+/** A function declaring exactly one parameter (before any default value or rest parameter). */
+function takesOneParameter(method: unknown): boolean {
+  return typeof method === "function" && method.length === 1;
 }
 
 type Callback = (error?: unknown, value?: unknown) => void;
@@ -106,8 +135,13 @@ export function fromLegacyStore(
   };
   const call = (operation: string, method: LegacyMethod, args: unknown[]) =>
     invoke(store, method, args).catch((error: unknown) => fail(operation, error));
-  const adapted: StoreContract & { readonly legacy: CallbackStore } = {
+  const adapted: StoreContract & {
+    readonly legacy: CallbackStore;
+    readonly [TESSERA_STORE]: true;
+  } = {
     legacy: store,
+    // What it answers is the Promise contract, whatever shape its methods have.
+    [TESSERA_STORE]: true,
     async get(id) {
       try {
         const session = await invoke(store, store.get as LegacyMethod, [id]);

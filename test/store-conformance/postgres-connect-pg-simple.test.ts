@@ -111,6 +111,8 @@ if (available) {
         deadPools.push(dead);
         return toStore(pgSimple(dead, "session", false));
       },
+      // session() gets connect-pg-simple itself, as apps hand it over, not the adapted view.
+      middlewareStore: (store) => (adapted.get(store) as Adapted).legacy,
       dispose: async (store) => {
         const { legacy, tableName } = adapted.get(store) as Adapted;
         await legacy.close();
