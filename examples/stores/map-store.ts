@@ -22,7 +22,7 @@ export type MapEntry = { json: string; expiresAt: number };
  * app.use(session({ secret, store: new MapStore(), resave: false, saveUninitialized: false }));
  */
 export class MapStore implements Store {
-  /** Without this mark (or a `patch`), session() would call the store as express-session's. */
+  /** The contract's mark: the surest sign that session() should call the store as a Tessera store. */
   readonly [TESSERA_STORE] = true;
 
   /** Takes the Map to keep sessions in, as a database store takes the app's client. */

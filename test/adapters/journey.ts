@@ -187,7 +187,7 @@ const SLOW_WRITE_MS = 100;
 
 /** `memory` behind writes that take {@link SLOW_WRITE_MS}, as a store across a network does. */
 function slowWrites(memory: MemoryStore): Store {
-  const slowly = async <T>(write: () => Promise<T>): Promise<T> => {
+  const slowly = async <T>(write: () => T): Promise<T> => {
     await sleep(SLOW_WRITE_MS);
     return write();
   };

@@ -1,0 +1,2 @@
+// The fastify adapter: see docs/writing-an-adapter.md.
+export {};

@@ -1,0 +1,2 @@
+// The hono adapter: see docs/writing-an-adapter.md.
+export {};

@@ -1,0 +1,2 @@
+// The koa adapter: see docs/writing-an-adapter.md.
+export {};
