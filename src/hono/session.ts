@@ -9,6 +9,7 @@ import { MemoryStore } from "../stores/memory.js";
 import type { HonoSessionOptions, SessionEnv, SessionVariables } from "./types.js";
 
 type SessionContext = Context<SessionEnv>;
+type Status = Parameters<SessionContext["status"]>[0];
 
 /**
  * Where the engine keeps the request's session: the context's variables. The engine writes the
@@ -99,7 +100,10 @@ class HonoRequestView implements RequestView {
   }
 }
 
-/** The status of the error handler's response when it names none: the error's own, else 500. */
+/**
+ * The status of the error handler's response when it names none (`c.json(body)`): the error's
+ * own (503 for a store out of reach), else 500, never the app's.
+ */
 function statusOf(error: unknown): number {
   const status = (error as { status?: unknown } | null)?.status;
   return typeof status === "number" && status >= 400 && status <= 599 ? status : 500;
@@ -118,7 +122,7 @@ function dropResponse(c: SessionContext, error: unknown): void {
   // Unset first, so that the placeholder does not inherit the app's headers.
   c.res = undefined;
   c.res = new Response(null, { status: 500 });
-  c.status(statusOf(error) as Parameters<SessionContext["status"]>[0]);
+  c.status(statusOf(error) as Status);
 }
 
 /**
@@ -162,13 +166,18 @@ export function session(options: HonoSessionOptions): MiddlewareHandler<SessionE
     () => new MemoryStore(),
   );
   return async function session(c, next) {
-    let loaded = engine.load(new HonoRequestView(c));
-    if (isThenable(loaded)) loaded = await loaded;
-    if (loaded === undefined) {
+    let state: RequestState | undefined;
+    try {
+      const answer = engine.load(new HonoRequestView(c));
+      state = isThenable(answer) ? await answer : answer;
+    } catch (error) {
+      c.status(statusOf(error) as Status);
+      throw error;
+    }
+    if (state === undefined) {
       await next();
       return;
     }
-    const state: RequestState = loaded;
     c.set("sessionStore", engine.store);
     // An error thrown by a handler does not come out of next(): Hono has already answered it
     // with app.onError, and that response carries the session's cookie, as under Express.

@@ -1,0 +1,11 @@
+import { Hono } from "hono";
+import { TesseraError } from "./src/core/errors.js";
+import { session, type SessionEnv } from "./src/hono/index.js";
+import { FailingStore } from "./test/fixtures/stores.js";
+import { SECRET, SIGNED } from "./test/helpers/http.js";
+const app = new Hono<SessionEnv>();
+app.use(session({ secret: SECRET, resave: false, saveUninitialized: false, store: new FailingStore(() => new TesseraError("ERR_STORE_UNAVAILABLE", "down")) }));
+app.get("/save", (c) => { console.log("ran", c.get("sessionID")); c.get("session").honoVisits = 1; return c.json({ ok: 1 }); });
+app.onError((e, c) => { console.log("onError", e); return c.json({ code: (e as TesseraError).code }); });
+const r = await app.fetch(new Request("http://localhost/save", { headers: { cookie: `connect.sid=${SIGNED}` } }));
+console.log(r.status, await r.text(), SIGNED);
