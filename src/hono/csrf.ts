@@ -21,8 +21,6 @@ type CsrfContext = Context<SessionEnv & CsrfEnv>;
 
 /** Methods that must not change state (RFC 9110, section 9.2.1): csrf() checks no token on them. */
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE"]);
-/** Bodies that can carry the token as a form field. */
-const FORM = /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\s*(;|$)/i;
 
 /** A Hono request as the Express csrf() reads it. */
 class HonoCsrfRequest implements CsrfRequest {
@@ -86,10 +84,8 @@ class HonoCsrfRequest implements CsrfRequest {
 export function csrf(options: CsrfOptions = {}): MiddlewareHandler<SessionEnv & CsrfEnv> {
   const check = csrfMiddleware(options);
   return async function csrf(c, next) {
-    let body: unknown;
-    if (!SAFE_METHODS.has(c.req.method) && FORM.test(c.req.header("content-type") ?? "")) {
-      body = await c.req.parseBody();
-    }
+    // parseBody() reads only form bodies (others give {} and stay unread), and keeps the form.
+    const body = SAFE_METHODS.has(c.req.method) ? undefined : await c.req.parseBody();
     const request = new HonoCsrfRequest(c, body);
     await runCallbackMiddleware(check, request);
     c.set("csrfToken", request.csrfToken as () => string);

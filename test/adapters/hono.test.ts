@@ -9,7 +9,13 @@ import { describe, it } from "node:test";
 import { Hono } from "hono";
 import ts from "typescript";
 import { TesseraError } from "../../src/core/errors.js";
-import { type HonoSessionOptions, type SessionEnv, session } from "../../src/hono/index.js";
+import {
+  type CsrfEnv,
+  csrf,
+  type HonoSessionOptions,
+  type SessionEnv,
+  session,
+} from "../../src/hono/index.js";
 import { listUserSessions } from "../../src/index.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 import { FailingStore } from "../fixtures/stores.js";
@@ -216,6 +222,28 @@ describe("Hono › the cookie", () => {
     const expires = /Expires=([^;]+)/.exec(response.headers.get("set-cookie") ?? "")?.[1];
     const lifetimeMs = Date.parse(expires ?? "") - Date.now();
     assert.ok(lifetimeMs > 30_000, `the cookie lives ${lifetimeMs} ms, not the function's minute`);
+  });
+});
+
+describe("Hono › csrf()", () => {
+  it("takes the token from a form's _csrf field, and the handler can still read the form", async () => {
+    const app = new Hono<SessionEnv & CsrfEnv>();
+    app.use(session(BASE));
+    app.use(csrf());
+    app.get("/form", (c) => c.text(c.get("csrfToken")()));
+    app.post("/form", async (c) => c.json(await c.req.parseBody()));
+    app.onError((error, c) => c.json({ code: (error as TesseraError).code ?? null }, 403));
+    const form = await app.fetch(request("/form"));
+    const cookie = shouldSetSessionCookie(form);
+    const token = await form.text();
+    const post = (body: URLSearchParams) =>
+      app.fetch(
+        new Request("http://localhost/form", { method: "POST", headers: { cookie }, body }),
+      );
+    const accepted = await post(new URLSearchParams({ _csrf: token, name: "ada" }));
+    assert.deepEqual(await accepted.json(), { _csrf: token, name: "ada" });
+    const refused = await post(new URLSearchParams({ name: "ada" }));
+    assert.deepEqual(await refused.json(), { code: "ERR_CSRF_INVALID" });
   });
 });
 
