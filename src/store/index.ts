@@ -1,10 +1,13 @@
 export { TesseraError } from "../core/errors.js";
 // What a store needs to be taken for a Tessera store, or to wrap one written for express-session.
+// express-session's abstract Store, for stores written the old way (`util.inherits(MyStore, Store)`).
 export {
   type CallbackStore,
   fromLegacyStore,
   isTesseraStore,
+  type LegacyStoreBase,
   type LegacyStoreOptions,
+  Store as StoreBase,
   TESSERA_STORE,
   toStore,
 } from "./legacy.js";
@@ -21,10 +24,11 @@ export {
 export type {
   CookieRecord,
   DestroyForUserOptions,
+  MaybePromise,
   SessionMeta,
   SessionPatch,
   SessionRecord,
   Store,
   StoreCapability,
 } from "./types.js";
-export { IN_PROCESS_STORE, META_KEY } from "./types.js";
+export { IN_PROCESS_STORE, isThenable, META_KEY } from "./types.js";

@@ -5,7 +5,6 @@ import express, { type ErrorRequestHandler, type Express } from "express";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
 import { isTesseraError, type SessionOptions, sign } from "../../src/index.js";
-import { MemoryStore } from "../../src/stores/memory.js";
 import {
   ContractMemoryStore,
   FailingStore,

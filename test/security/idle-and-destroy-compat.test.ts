@@ -12,7 +12,7 @@ import expressSession from "express-session";
 import { createClient } from "redis";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
-import { type SessionRecord, type Store, TESSERA_STORE } from "../../src/index.js";
+import { type SessionRecord, type Store, TESSERA_STORE } from "../../src/store/index.js";
 import { MemoryStore } from "../../src/stores/memory.js";
 import { eventually } from "../fixtures/redis/clients.js";
 import { cookiePair, SECRET, sessionIdOf, setCookie } from "../helpers/http.js";

@@ -1,5 +1,5 @@
 // Redis goes away under a running Express app: requests fail through next(err) with
-// ERR_STORE_UNAVAILABLE within storeTimeoutMs (no hang, no half-sent response), nothing is
+// ERR_STORE_UNAVAILABLE within the store's commandTimeoutMs (no hang, no half-sent response), nothing is
 // half-written, and the same app serves sessions again once Redis is back, without a restart.
 // Each client library gets a private redis-server on a free port, killed in `after` and, should
 // the test process die first, by the fixture's exit hooks.
@@ -50,15 +50,19 @@ for (const kind of CLIENT_KINDS) {
     before(async () => {
       await server.start();
       redis = await outageClient(kind, server.url);
-      // The store's own command timeout is left longer than the engine's, so that it is
-      // storeTimeoutMs, the app's setting, that bounds a request.
-      const store = new RedisStore({ client: redis.client, prefix: PREFIX });
+      // The store keeps its own deadline (commandTimeoutMs) and says so: it bounds a request,
+      // and the engine's storeTimeoutMs, set far longer here, adds none.
+      const store = new RedisStore({
+        client: redis.client,
+        prefix: PREFIX,
+        commandTimeoutMs: STORE_TIMEOUT_MS,
+      });
       app = express();
       app.use(
         session({
           secret: SECRET,
           store,
-          storeTimeoutMs: STORE_TIMEOUT_MS,
+          storeTimeoutMs: 60_000,
           resave: false,
           saveUninitialized: false,
         }),
@@ -92,11 +96,11 @@ for (const kind of CLIENT_KINDS) {
 
     /**
      * Sends a request that must fail as unavailable; resolves how long it took, in ms. `how`
-     * says which failure, by the error's message: the engine's storeTimeoutMs, or at once.
+     * says which failure, by the error's message: the store's commandTimeoutMs, or at once.
      */
     async function failsUnavailable(
       send: () => request.Test,
-      how: "storeTimeoutMs" | "at once",
+      how: "commandTimeoutMs" | "at once",
     ): Promise<number> {
       const before = errors.length;
       const start = performance.now();
@@ -109,8 +113,8 @@ for (const kind of CLIENT_KINDS) {
       const error = errors.at(-1);
       assert.ok(isTesseraError(error, "ERR_STORE_UNAVAILABLE"), String(error));
       assert.ok(!error.message.includes(aliceId), "the error message names the session id");
-      if (how === "storeTimeoutMs") {
-        assert.match(error.message, new RegExp(`within ${STORE_TIMEOUT_MS} ms.*storeTimeoutMs`));
+      if (how === "commandTimeoutMs") {
+        assert.match(error.message, new RegExp(`within ${STORE_TIMEOUT_MS} ms.*commandTimeoutMs`));
       } else {
         assert.doesNotMatch(error.message, /within \d+ ms/, "the request waited for a timeout");
       }
@@ -174,7 +178,7 @@ for (const kind of CLIENT_KINDS) {
       aliceRecord = await redis.command("GET", `${PREFIX}${aliceId}`);
     });
 
-    it("a frozen server: requests fail with 503 once storeTimeoutMs has passed, not later", async (t) => {
+    it("a frozen server: requests fail with 503 once the store's commandTimeoutMs has passed, not later", async (t) => {
       server.freeze();
       try {
         const timings: number[] = [];
@@ -182,12 +186,12 @@ for (const kind of CLIENT_KINDS) {
           () => me(alice),
           () => request(app).post("/cart/lamp").set("Cookie", alice),
         ]) {
-          const elapsed = await failsUnavailable(send, "storeTimeoutMs");
+          const elapsed = await failsUnavailable(send, "commandTimeoutMs");
           assert.ok(elapsed >= STORE_TIMEOUT_MS - 5, `failed before the timeout: ${elapsed} ms`);
           timings.push(elapsed);
         }
         t.diagnostic(
-          `${kind}, server frozen, storeTimeoutMs ${STORE_TIMEOUT_MS}: ${timings.map((ms) => `${ms.toFixed(0)} ms`)}`,
+          `${kind}, server frozen, commandTimeoutMs ${STORE_TIMEOUT_MS}: ${timings.map((ms) => `${ms.toFixed(0)} ms`)}`,
         );
       } finally {
         server.thaw();

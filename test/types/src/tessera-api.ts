@@ -4,10 +4,11 @@
 
 import express from "express";
 import type { SessionPatch, SessionRecord, Store } from "tessera";
-import { isTesseraError, listUserSessions, TESSERA_STORE } from "tessera";
+import { isTesseraError, listUserSessions } from "tessera";
 import defaultSession, { session } from "tessera/express";
 import { MemoryStore } from "tessera/memory";
 import { session as nodeSession } from "tessera/node";
+import { TESSERA_STORE } from "tessera/store";
 
 const app = express();
 app.use(
