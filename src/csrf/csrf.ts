@@ -119,7 +119,7 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
       next(
         new TesseraError(
           "ERR_OPTION",
-          "csrf() found no req.session: mount session() before csrf().",
+          "csrf() found no session on the request: session() must run before csrf() (add it to the app first).",
         ),
       );
       return;
@@ -135,7 +135,7 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
       if (current === undefined || current === null) {
         throw new TesseraError(
           "ERR_OPTION",
-          "req.csrfToken() was called without a session (it was destroyed): call it before destroy().",
+          "csrfToken() was called without a session (it was destroyed): call it before destroy().",
         );
       }
       const secret = ensureSecret(current, config.sessionKey);
@@ -255,7 +255,7 @@ function checkOrigin(req: CsrfRequest, config: NormalizedCsrfOptions): string | 
   }
   if (origin === undefined) return undefined;
   if (origin !== ownOrigin(req)) {
-    return "CSRF check failed: the request's Origin is not this site's origin. List the origin in csrf({ allowedOrigins }) if it is yours; behind a proxy, set Express's 'trust proxy' so req.protocol and req.host are right.";
+    return "CSRF check failed: the request's Origin is not this site's origin. List the origin in csrf({ allowedOrigins }) if it is yours. Behind a proxy, the site's origin comes from the request's protocol and host: make the framework trust the proxy (Express's 'trust proxy', Fastify's trustProxy, Koa's app.proxy), or list the public origin.";
   }
   return undefined;
 }
@@ -291,7 +291,7 @@ function checkToken(
 ): string | undefined {
   const submitted = submittedToken(req, config);
   if (submitted === undefined) {
-    return `CSRF check failed: the request has no CSRF token. Send req.csrfToken() in the "${config.fieldName}" form field (parse the body with express.urlencoded() before csrf()) or the "${config.headerName}" header.`;
+    return `CSRF check failed: the request has no CSRF token. Send the csrfToken() value in the "${config.headerName}" header, or in the "${config.fieldName}" form field with the body parsed before csrf() runs (express.urlencoded(), @fastify/formbody, a Koa body parser).`;
   }
   const secret = session[config.sessionKey];
   if (typeof secret !== "string" || !SECRET_PATTERN.test(secret)) {

@@ -1,50 +1,41 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { Socket } from "node:net";
 import type { Context, Middleware } from "koa";
 import { Engine } from "../core/engine.js";
 import { TesseraError } from "../core/errors.js";
 import type { RequestState } from "../core/request-state.js";
-import type { RequestView, SessionSlot } from "../core/view.js";
+import type { SessionSlot } from "../core/view.js";
 import { warnOnce } from "../core/warnings.js";
+import { NodeRequestViewBase } from "../node/request-view.js";
 import { isThenable } from "../store/types.js";
 import { MemoryStore } from "../stores/memory.js";
 import type { KoaSessionOptions } from "./types.js";
 
 /** A Koa request as the engine reads it: each property read from `ctx` when asked. */
-class KoaRequestView implements RequestView {
-  constructor(readonly request: Context) {}
+class KoaRequestView extends NodeRequestViewBase {
+  constructor(readonly request: Context) {
+    super();
+  }
 
   get slot(): SessionSlot {
     return this.request;
   }
 
-  get cookieHeader(): string | undefined {
-    return this.request.req.headers.cookie;
+  protected get headers(): IncomingHttpHeaders {
+    return this.request.req.headers;
+  }
+
+  protected get socket(): Socket | undefined {
+    return this.request.req.socket;
   }
 
   get url(): string {
     return this.request.originalUrl;
   }
 
-  get host(): string | undefined {
-    const headers = this.request.req.headers;
-    return headers.host ?? (headers[":authority"] as string | undefined);
-  }
-
-  get encrypted(): boolean {
-    return (this.request.req.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
-  }
-
-  get forwardedProto(): string | undefined {
-    const header = this.request.req.headers["x-forwarded-proto"];
-    return Array.isArray(header) ? header[0] : header;
-  }
-
   /** Koa's own answer, which trusts `X-Forwarded-Proto` only with `app.proxy`. */
   get frameworkSecure(): boolean {
     return this.request.secure;
-  }
-
-  get userAgent(): string | undefined {
-    return this.request.req.headers["user-agent"];
   }
 
   /** Koa's `ctx.ip`: `X-Forwarded-For` with `app.proxy`, else the socket's address. */

@@ -1,10 +1,12 @@
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { Engine } from "../core/engine.js";
 import type { LegacyStore } from "../core/options.js";
 import type { RequestState } from "../core/request-state.js";
 import type { Session } from "../core/session.js";
-import { isSecureView, type RequestView } from "../core/view.js";
+import { isSecureView } from "../core/view.js";
 import { isThenable, type Store } from "../store/types.js";
+import { NodeRequestViewBase } from "./request-view.js";
 import { headersSentError, writeHeadWithCookie } from "./response.js";
 
 /** The request as the node:http and Express adapters see it: node's, plus what Express or the app may have added. */
@@ -33,41 +35,29 @@ export type SessionResponse = Pick<
 export type Next = (error?: unknown) => void;
 
 /** A node (or Express) request as the engine reads it: each property read from `req` when asked. */
-class NodeRequestView implements RequestView {
-  constructor(readonly request: SessionRequest) {}
+class NodeRequestView extends NodeRequestViewBase {
+  constructor(readonly request: SessionRequest) {
+    super();
+  }
 
   get slot(): SessionRequest {
     return this.request;
   }
 
-  get cookieHeader(): string | undefined {
-    return this.request.headers.cookie;
+  protected get headers(): IncomingHttpHeaders {
+    return this.request.headers;
+  }
+
+  protected get socket(): Socket | undefined {
+    return this.request.socket;
   }
 
   get url(): string {
     return this.request.originalUrl ?? this.request.url ?? "/";
   }
 
-  get host(): string | undefined {
-    const headers = this.request.headers;
-    return headers.host ?? (headers[":authority"] as string | undefined);
-  }
-
-  get encrypted(): boolean {
-    return (this.request.socket as { encrypted?: boolean } | undefined)?.encrypted === true;
-  }
-
-  get forwardedProto(): string | undefined {
-    const header = this.request.headers["x-forwarded-proto"];
-    return Array.isArray(header) ? header[0] : header;
-  }
-
   get frameworkSecure(): boolean {
     return this.request.secure === true;
-  }
-
-  get userAgent(): string | undefined {
-    return this.request.headers["user-agent"];
   }
 
   get ip(): string | undefined {

@@ -60,19 +60,8 @@ import type { SessionOptions } from "../../src/core/options.js";
 import { sign } from "../../src/core/signing.js";
 import type { Store } from "../../src/store/types.js";
 import { MemoryStore } from "../../src/stores/memory.js";
-import { RedisStore } from "../../src/stores/redis.js";
-import {
-  connectClient,
-  DATABASE,
-  deleteUnder,
-  eventually,
-  outageClient,
-  type TestClient,
-  testPrefix,
-} from "../fixtures/redis/clients.js";
 import { ID, OLD_SECRET, SECRET, SIGNED, TAMPERED } from "../helpers/http.js";
-import { needServer, REDIS_URL } from "../helpers/services.js";
-import { CuttableProxy } from "./cuttable-proxy.js";
+import { OUTAGE_TIMEOUT_MS, RedisOutage, redisReachable } from "./redis-outage.js";
 import {
   attributesOf,
   type Reply,
@@ -399,18 +388,10 @@ export function journey(name: string, makeApp: MakeApp, settings: JourneySetting
     });
 
     describe("a store outage (the real Redis, behind a proxy the test cuts)", async () => {
-      const reachable = await needServer("Redis", REDIS_URL);
-      /** Bounds every store call; a cut connection fails at once, well before it. */
-      const STORE_TIMEOUT_MS = 1000;
-      const prefix = testPrefix();
-      let proxy: CuttableProxy | undefined;
-      let redis: TestClient | undefined;
+      const reachable = await redisReachable();
+      const outage = new RedisOutage();
       let app: JourneyApp | undefined;
       let browser: Visitor;
-
-      function clientReady(): boolean {
-        return (redis?.client as { isReady?: boolean } | undefined)?.isReady === true;
-      }
 
       function unavailable(reply: Reply): void {
         answers(reply, 503, { code: "ERR_STORE_UNAVAILABLE" });
@@ -419,20 +400,10 @@ export function journey(name: string, makeApp: MakeApp, settings: JourneySetting
 
       describe("with RedisStore", { skip: !reachable && "Redis is not reachable" }, () => {
         before(async () => {
-          const url = new URL(REDIS_URL);
-          proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port) || 6379 });
-          url.host = `127.0.0.1:${await proxy.start()}`;
-          // The database the cleanup's client (connectClient) uses too.
-          url.pathname = `/${DATABASE["node-redis"]}`;
-          redis = await outageClient("node-redis", url.href);
           app = await makeApp({
             ...BASE,
-            store: new RedisStore({
-              client: redis.client,
-              prefix,
-              commandTimeoutMs: STORE_TIMEOUT_MS,
-            }),
-            storeTimeoutMs: STORE_TIMEOUT_MS,
+            store: await outage.start(),
+            storeTimeoutMs: OUTAGE_TIMEOUT_MS,
             // A save that fails as the response ends answers through the error handler, rather
             // than with the app's response, which would tell the visitor it was saved.
             saveErrorResponse: "error",
@@ -441,24 +412,18 @@ export function journey(name: string, makeApp: MakeApp, settings: JourneySetting
         });
         after(async () => {
           await app?.close();
-          await redis?.close();
-          await proxy?.close();
-          const direct = await connectClient("node-redis");
-          await deleteUnder(direct, prefix);
-          await direct.close();
+          await outage.close();
         });
 
         it("before: the session is kept in Redis", async () => {
           const id = sessionIdOf(await browser.get("/count"));
           answers(await browser.get("/count"), 200, { views: 2 });
-          const stored = await redis?.command("GET", `${prefix}${id}`);
-          assert.equal(JSON.parse(String(stored)).views, 2, "Redis does not hold the session");
+          assert.equal((await outage.stored(id))?.views, 2, "Redis does not hold the session");
         });
 
         it("cut: a returning visitor gets 503 ERR_STORE_UNAVAILABLE, never a fresh session", async () => {
           const cookie = browser.sessionCookie;
-          proxy?.cut();
-          assert.ok(await eventually(() => !clientReady(), 5000), "the client never saw the cut");
+          await outage.cut();
           unavailable(await browser.get("/count"));
           unavailable(await browser.get("/me"));
           assert.equal(browser.sessionCookie, cookie, "the browser's cookie was replaced");
@@ -473,8 +438,7 @@ export function journey(name: string, makeApp: MakeApp, settings: JourneySetting
         });
 
         it("restored: the same session is served, untouched by the failed requests", async () => {
-          proxy?.restore();
-          assert.ok(await eventually(clientReady, 5000), "the client did not reconnect");
+          await outage.restore();
           answers(await browser.get("/count"), 200, { views: 3 });
         });
       });

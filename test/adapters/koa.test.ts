@@ -13,21 +13,11 @@ import { listUserSessions } from "../../src/core/users.js";
 import { csrf, flash, type KoaSessionOptions, session } from "../../src/koa/index.js";
 import type { Store } from "../../src/store/types.js";
 import { MemoryStore } from "../../src/stores/memory.js";
-import { RedisStore } from "../../src/stores/redis.js";
-import {
-  connectClient,
-  DATABASE,
-  deleteUnder,
-  eventually,
-  outageClient,
-  type TestClient,
-  testPrefix,
-} from "../fixtures/redis/clients.js";
+import type { RedisStore } from "../../src/stores/redis.js";
 import { SECRET } from "../helpers/http.js";
-import { needServer, REDIS_URL } from "../helpers/services.js";
 import { answerErrors, makeKoaApp } from "./apps/koa.js";
-import { CuttableProxy } from "./cuttable-proxy.js";
 import { type JourneyApp, journey, serve } from "./journey.js";
+import { OUTAGE_TIMEOUT_MS, RedisOutage, redisReachable } from "./redis-outage.js";
 import {
   attributesOf,
   COOKIE,
@@ -99,10 +89,8 @@ const count: Middleware = (ctx) => {
 
 describe("Koa › tessera/koa", () => {
   describe("a store outage (the real Redis, behind a proxy the test cuts)", async () => {
-    const reachable = await needServer("Redis", REDIS_URL);
-    const prefix = testPrefix();
-    let proxy: CuttableProxy | undefined;
-    let redis: TestClient | undefined;
+    const reachable = await redisReachable();
+    const outage = new RedisOutage();
     /** One app per way of answering, each on the same Redis. */
     const apps: Record<"koa" | "middleware" | "lenient", { url: string; errors: unknown[] }> =
       Object.create(null);
@@ -126,15 +114,11 @@ describe("Koa › tessera/koa", () => {
       const app = new Koa();
       const errors = reported(app);
       if (errorMiddleware) app.use(answerErrors);
-      app.use(session({ ...BASE, store, storeTimeoutMs: 1000, ...options }));
+      app.use(session({ ...BASE, store, storeTimeoutMs: OUTAGE_TIMEOUT_MS, ...options }));
       app.use(countLoudly);
       const started = await serve(createServer(app.callback()));
       running.push(started);
       return { url: started.url, errors };
-    }
-
-    function clientReady(): boolean {
-      return (redis?.client as { isReady?: boolean } | undefined)?.isReady === true;
     }
 
     /** Nothing of the route's response, nor of the session, is in the error response. */
@@ -163,12 +147,7 @@ describe("Koa › tessera/koa", () => {
 
     describe("with RedisStore", { skip: !reachable && "Redis is not reachable" }, () => {
       before(async () => {
-        const url = new URL(REDIS_URL);
-        proxy = new CuttableProxy({ host: url.hostname, port: Number(url.port) || 6379 });
-        url.host = `127.0.0.1:${await proxy.start()}`;
-        url.pathname = `/${DATABASE["node-redis"]}`;
-        redis = await outageClient("node-redis", url.href);
-        const store = new RedisStore({ client: redis.client, prefix, commandTimeoutMs: 1000 });
+        const store = await outage.start();
         apps.koa = await startApp(store, {}, false);
         apps.middleware = await startApp(store, {}, true);
         apps.lenient = await startApp(store, { saveErrorResponse: "app" }, false);
@@ -176,24 +155,18 @@ describe("Koa › tessera/koa", () => {
       });
       after(async () => {
         for (const app of running) await app.close();
-        await redis?.close();
-        await proxy?.close();
-        const direct = await connectClient("node-redis");
-        await deleteUnder(direct, prefix);
-        await direct.close();
+        await outage.close();
       });
 
       it("before: the session is kept in Redis", async () => {
         const first = await browser.get("/count");
         assert.deepEqual(first.body, { views: 1 });
         id = sessionIdOf(first);
-        const stored = await redis?.command("GET", `${prefix}${id}`);
-        assert.equal(JSON.parse(String(stored)).views, 1);
+        assert.equal((await outage.stored(id))?.views, 1);
       });
 
       it("cut: Koa's default handler answers a failed load with 503 Service Unavailable, text/plain", async () => {
-        proxy?.cut();
-        assert.ok(await eventually(() => !clientReady(), 5000), "the client never saw the cut");
+        await outage.cut();
         const cookie = `${COOKIE}=${browser.sessionCookie}`;
         koaUnavailable(await send(`${apps.koa.url}/count`, { headers: { cookie } }));
         reportedUnavailable(apps.koa.errors);
@@ -225,8 +198,7 @@ describe("Koa › tessera/koa", () => {
       });
 
       it("restored: the same session is served again", async () => {
-        proxy?.restore();
-        assert.ok(await eventually(clientReady, 5000), "the client did not reconnect");
+        await outage.restore();
         assert.deepEqual((await browser.get("/count")).body, { views: 2 });
       });
     });

@@ -133,7 +133,10 @@ describe("csrf()", () => {
     it("a request without a token", async () => {
       const agent = request.agent(csrfApp());
       await getToken(agent);
-      shouldRefuse(await agent.post("/submit").type("form").send({ name: "a" }), /no CSRF token/);
+      shouldRefuse(
+        await agent.post("/submit").type("form").send({ name: "a" }),
+        /no CSRF token\. Send the csrfToken\(\) value in the "x-csrf-token" header, or in the "_csrf" form field with the body parsed before csrf\(\) runs/,
+      );
     });
 
     it("a wrong token, without echoing it", async () => {
@@ -255,7 +258,10 @@ describe("csrf()", () => {
           .set("Origin", origin)
           .set("x-csrf-token", token);
       await viaProxy("https://app.example.com").expect(200);
-      shouldRefuse(await viaProxy("http://app.example.com"), /trust proxy/);
+      shouldRefuse(
+        await viaProxy("http://app.example.com"),
+        /make the framework trust the proxy \(Express's 'trust proxy'/,
+      );
     });
 
     it("accepts an origin listed in allowedOrigins, even cross-site", async () => {
@@ -376,7 +382,10 @@ describe("csrf()", () => {
       app.use(jsonErrors);
       const res = await request(app).get("/").expect(500);
       assert.equal((res.body as { code: string }).code, "ERR_OPTION");
-      assert.match((res.body as { message: string }).message, /mount session\(\) before csrf\(\)/);
+      assert.match(
+        (res.body as { message: string }).message,
+        /no session on the request: session\(\) must run before csrf\(\)/,
+      );
     });
   });
 });
