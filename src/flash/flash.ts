@@ -86,7 +86,7 @@ export function flash(options: FlashOptions = {}): FlashMiddleware {
       next(
         new TesseraError(
           "ERR_OPTION",
-          "flash() found no req.session: mount session() before flash().",
+          "flash() found no session on this request: mount session() before flash().",
         ),
       );
       return;
@@ -138,7 +138,7 @@ function bindFlash(req: FlashRequest): FlashFunction {
     if (session === undefined || session === null) {
       throw new TesseraError(
         "ERR_OPTION",
-        "req.flash() was called without a session (it was destroyed, or session() is not mounted).",
+        "flash() was called without a session (it was destroyed, or session() is not mounted).",
       );
     }
     const queued = storedMessages(session);
