@@ -30,7 +30,7 @@ const INPUT: ChildInput = {
 };
 
 /** Runs the child under the preload and returns its report; fails with its stderr otherwise. */
-function runChild(env: Record<string, string>): Promise<ChildReport> {
+function runChild(env: Record<string, string>): Promise<ChildReport & { stderr: string }> {
   return new Promise((done, fail) => {
     execFile(
       process.execPath,
@@ -48,7 +48,7 @@ function runChild(env: Record<string, string>): Promise<ChildReport> {
       },
       (error, stdout, stderr) => {
         if (error) fail(new Error(`the child failed: ${error.message}\n${stderr}`));
-        else done(JSON.parse(stdout) as ChildReport);
+        else done({ ...(JSON.parse(stdout) as ChildReport), stderr });
       },
     );
   });
@@ -60,10 +60,13 @@ function cookieValueOf(line: string | undefined): string {
   return decodeURIComponent((line.split(";")[0] as string).slice("connect.sid=".length));
 }
 
-for (const [runtime, env] of [
+const RUNTIMES: [name: string, env: Record<string, string>][] = [
   ["no node: modules, no Buffer", {}],
   ["no node: modules, no Buffer, no process", { NO_PROCESS: "1" }],
-] as const) {
+  ["no process.getBuiltinModule (Node before 20.16)", { NO_GET_BUILTIN: "1" }],
+];
+
+for (const [runtime, env] of RUNTIMES) {
   describe(`tessera/hono › on a runtime with ${runtime}`, () => {
     const report = runChild(env);
 
@@ -76,6 +79,12 @@ for (const [runtime, env] of [
         importCrypto: "ERR_NO_BUILTINS",
         builtinImport: "ERR_NO_BUILTINS",
       });
+    });
+
+    it("warns at load only where a Node has no process.getBuiltinModule", async () => {
+      const { stderr } = await report;
+      const warnings = stderr.match(/TESSERA_NO_BUILTINS/g) ?? [];
+      assert.equal(warnings.length, "NO_GET_BUILTIN" in env ? 1 : 0, stderr);
     });
 
     it("makes ids of 43 base64url characters, all different", async () => {
