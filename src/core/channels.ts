@@ -1,8 +1,59 @@
-import { type Channel, channel } from "node:diagnostics_channel";
+import type { Channel } from "node:diagnostics_channel";
+import { nodeDiagnosticsChannel } from "./builtins.js";
+
+/**
+ * node's channel of that name, or, where node:diagnostics_channel is missing, a channel of
+ * Tessera's own with the same `name`, `hasSubscribers`, `subscribe`, `unsubscribe` and `publish`:
+ * subscribers reach it through {@link channels} rather than by name.
+ */
+const channel: (name: string) => Channel =
+  nodeDiagnosticsChannel?.channel ?? ((name) => new LocalChannel(name) as unknown as Channel);
+
+type Subscriber = (message: unknown, name: string | symbol) => void;
+
+class LocalChannel {
+  readonly name: string;
+  #subscribers: Subscriber[] = [];
+
+  constructor(name: string) {
+    this.name = name;
+  }
+
+  get hasSubscribers(): boolean {
+    return this.#subscribers.length > 0;
+  }
+
+  subscribe(subscriber: Subscriber): void {
+    this.#subscribers = [...this.#subscribers, subscriber];
+  }
+
+  unsubscribe(subscriber: Subscriber): boolean {
+    const index = this.#subscribers.indexOf(subscriber);
+    if (index === -1) return false;
+    this.#subscribers = this.#subscribers.filter((_, at) => at !== index);
+    return true;
+  }
+
+  publish(message: unknown): void {
+    // The list is replaced, never changed, so a subscriber that unsubscribes while being called
+    // does not make the loop skip the next one. As node does, a throwing subscriber neither
+    // stops the others nor reaches the publisher: its error is rethrown on its own.
+    for (const subscriber of this.#subscribers) {
+      try {
+        subscriber(message, this.name);
+      } catch (error) {
+        queueMicrotask(() => {
+          throw error;
+        });
+      }
+    }
+  }
+}
 
 /**
  * Events Tessera publishes on node:diagnostics_channel, for metrics and tracing. Publishing
  * costs nothing while nobody subscribes. Messages never carry a session id or session data.
+ * Where the runtime has no node:diagnostics_channel, subscribe on these objects directly.
  *
  * @example
  * import { subscribe } from "node:diagnostics_channel";

@@ -26,7 +26,7 @@ export class Deadlines {
     this.queue.push(deadline);
     // A timer still armed for an earlier deadline fires first and re-arms for this one.
     if (this.timer === undefined) this.timer = setTimeout(() => this.fire(), this.timeoutMs);
-    else if (this.live === 0) this.timer.ref();
+    else if (this.live === 0) this.timer.ref?.();
     this.live++;
     return deadline;
   }
@@ -42,7 +42,7 @@ export class Deadlines {
     if (--this.live === 0) {
       // Nothing left to wait for: the timer may not keep the process alive. It stays armed,
       // which is cheaper than clearing it and setting a new one for the next request.
-      this.timer?.unref();
+      this.timer?.unref?.();
       this.queue = [];
       this.head = 0;
       return true;

@@ -1,5 +1,6 @@
 import { parse as parseCookieHeader } from "cookie";
 import { IN_PROCESS_STORE, isThenable, type MaybePromise, type Store } from "../store/types.js";
+import { envVar } from "./builtins.js";
 import {
   type Cookie,
   type CookieOptions,
@@ -72,7 +73,7 @@ export class Engine {
     }
     const store = given ?? defaultStore();
     if (
-      process.env.NODE_ENV === "production" &&
+      envVar("NODE_ENV") === "production" &&
       (store as { [IN_PROCESS_STORE]?: boolean })[IN_PROCESS_STORE] === true
     ) {
       warnOnce(

@@ -1,4 +1,5 @@
 import type { Store } from "../store/types.js";
+import { envVar, NodeBuffer } from "./builtins.js";
 import { type CookieOptions, isCookieDomain, isCookiePath } from "./cookie.js";
 import { TesseraError } from "./errors.js";
 import { generateId } from "./id.js";
@@ -183,7 +184,7 @@ const PLACEHOLDERS = /keyboard[ _-]?cat|change[ _-]?me|replace[ _-]?me/i;
 
 /** True for `production`, however the deployment spells it (`Production`, ` prod `). */
 export function isProduction(): boolean {
-  const env = process.env.NODE_ENV?.trim().toLowerCase();
+  const env = envVar("NODE_ENV")?.trim().toLowerCase();
   return env === "production" || env === "prod";
 }
 
@@ -227,7 +228,8 @@ export function weakSecretReason(secret: Secret): string | undefined {
 /** A secret `session()` can sign with: a non-empty string or Buffer. */
 export function isSecret(value: unknown): value is Secret {
   return (
-    (typeof value === "string" && value !== "") || (Buffer.isBuffer(value) && value.length > 0)
+    (typeof value === "string" && value !== "") ||
+    (NodeBuffer?.isBuffer(value) === true && value.length > 0)
   );
 }
 

@@ -1,38 +1,94 @@
-import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import type { KeyObject } from "node:crypto";
+import { toBase64 } from "./base64.js";
+import { NodeBuffer, nodeCrypto } from "./builtins.js";
 import { ownString } from "./id.js";
+import { type HmacSha256Key, hmacSha256, hmacSha256Key } from "./sha256.js";
 
 // A secret as a KeyObject is imported once instead of on every HMAC, which makes each
 // signature about a fifth cheaper. Secrets come from the app's options, so few are ever seen;
-// the bound only guards against a caller that signs with ever-new secrets.
+// the bound only guards against a caller that signs with ever-new secrets. Without node:crypto,
+// the same caches hold the key's precomputed HMAC states.
 const MAX_KEYS = 64;
-const keys = new Map<string, KeyObject>();
-/** Keys of Buffer secrets (express-session takes those too), for as long as the Buffer lives. */
-const bufferKeys = new WeakMap<Buffer, KeyObject>();
 
 /** A secret as `session({ secret })` takes it: text, or bytes. */
 export type Secret = string | Buffer;
 
-function keyOf(secret: Secret): KeyObject {
-  if (typeof secret !== "string") {
-    let key = bufferKeys.get(secret);
+/** Caches of prepared keys: by text, and by Buffer for as long as the Buffer lives. */
+function keyCache<K>(prepare: (bytes: Uint8Array) => K): (secret: Secret) => K {
+  const keys = new Map<string, K>();
+  const bufferKeys = new WeakMap<Buffer, K>();
+  return (secret) => {
+    if (typeof secret !== "string") {
+      let key = bufferKeys.get(secret);
+      if (key === undefined) {
+        key = prepare(new Uint8Array(secret));
+        bufferKeys.set(secret, key);
+      }
+      return key;
+    }
+    let key = keys.get(secret);
     if (key === undefined) {
-      key = createSecretKey(Buffer.from(secret));
-      bufferKeys.set(secret, key);
+      if (keys.size >= MAX_KEYS) keys.clear();
+      key = prepare(utf8.encode(secret));
+      keys.set(secret, key);
     }
     return key;
-  }
-  let key = keys.get(secret);
-  if (key === undefined) {
-    if (keys.size >= MAX_KEYS) keys.clear();
-    key = createSecretKey(Buffer.from(secret, "utf8"));
-    keys.set(secret, key);
-  }
-  return key;
+  };
 }
 
+const utf8 = new TextEncoder();
+
 /** base64 of an HMAC-SHA256, without its padding: 32 bytes are always 43 characters and one `=`. */
-function signatureOf(value: string, secret: Secret): string {
-  return createHmac("sha256", keyOf(secret)).update(value).digest("base64").slice(0, 43);
+const signatureOf: (value: string, secret: Secret) => string =
+  nodeCrypto === undefined ? portableSignatureOf() : nodeSignatureOf(nodeCrypto);
+
+function nodeSignatureOf(crypto: typeof import("node:crypto")): typeof signatureOf {
+  const { createHmac, createSecretKey } = crypto;
+  const keyOf = keyCache<KeyObject>((bytes) => createSecretKey(bytes));
+  return (value, secret) =>
+    createHmac("sha256", keyOf(secret)).update(value).digest("base64").slice(0, 43);
+}
+
+function portableSignatureOf(): typeof signatureOf {
+  const keyOf = keyCache<HmacSha256Key>(hmacSha256Key);
+  return (value, secret) => toBase64(hmacSha256(keyOf(secret), utf8.encode(value))).slice(0, 43);
+}
+
+/**
+ * The index of the first secret under which `signature` is the signature of `value`, or -1.
+ * Comparison is constant-time for equal lengths.
+ */
+const matchingSecret: (value: string, signature: string, secrets: readonly Secret[]) => number =
+  nodeCrypto === undefined || NodeBuffer === undefined
+    ? portableMatchingSecret
+    : nodeMatchingSecret(nodeCrypto.timingSafeEqual, NodeBuffer);
+
+function nodeMatchingSecret(
+  timingSafeEqual: typeof import("node:crypto").timingSafeEqual,
+  buffer: typeof Buffer,
+): typeof matchingSecret {
+  return (value, signature, secrets) => {
+    const given = buffer.from(signature, "utf8");
+    for (let index = 0; index < secrets.length; index++) {
+      const expected = buffer.from(signatureOf(value, secrets[index] as Secret), "utf8");
+      if (expected.length === given.length && timingSafeEqual(expected, given)) return index;
+    }
+    return -1;
+  };
+}
+
+// Signatures are base64, one byte per character: XOR-ing the characters compares the bytes.
+function portableMatchingSecret(value: string, signature: string, secrets: readonly Secret[]) {
+  for (let index = 0; index < secrets.length; index++) {
+    const expected = signatureOf(value, secrets[index] as Secret);
+    if (expected.length !== signature.length) continue;
+    let difference = 0;
+    for (let i = 0; i < expected.length; i++) {
+      difference |= expected.charCodeAt(i) ^ signature.charCodeAt(i);
+    }
+    if (difference === 0) return index;
+  }
+  return -1;
 }
 
 /**
@@ -60,14 +116,8 @@ export function unsign(signed: string, secrets: readonly Secret[]): Unsigned | u
   if (dot <= 0) return undefined;
   const value = signed.slice(0, dot);
   // The value is the same on both sides, so comparing the signatures compares the whole strings.
-  const given = Buffer.from(signed.slice(dot + 1), "utf8");
-  for (let index = 0; index < secrets.length; index++) {
-    const expected = Buffer.from(signatureOf(value, secrets[index] as Secret), "utf8");
-    if (expected.length === given.length && timingSafeEqual(expected, given)) {
-      return { value, secretIndex: index };
-    }
-  }
-  return undefined;
+  const index = matchingSecret(value, signed.slice(dot + 1), secrets);
+  return index === -1 ? undefined : { value, secretIndex: index };
 }
 
 /**

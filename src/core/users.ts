@@ -1,10 +1,12 @@
-import { createHash } from "node:crypto";
 import { toStore } from "../store/legacy.js";
 import { requireCapability } from "../store/record.js";
 import type { SessionRecord, Store } from "../store/types.js";
+import { toBase64Url } from "./base64.js";
+import { nodeCrypto } from "./builtins.js";
 import { TesseraError } from "./errors.js";
 import type { LegacyStore } from "./options.js";
 import type { Session } from "./session.js";
+import { sha256 } from "./sha256.js";
 
 /**
  * What the user-session helpers read of a request once session() has run: its session, id and
@@ -36,9 +38,18 @@ export interface UserSession {
   ip: string | undefined;
 }
 
+const utf8 = new TextEncoder();
+
 /** The handle of a session id: a truncated SHA-256, from which the id cannot be recovered. */
-export function sessionHandle(id: string): string {
-  return createHash("sha256").update(id).digest("base64url").slice(0, 22);
+export const sessionHandle: (id: string) => string =
+  nodeCrypto === undefined
+    ? (id) => toBase64Url(sha256(utf8.encode(id))).slice(0, 22)
+    : nodeSessionHandle(nodeCrypto.createHash);
+
+function nodeSessionHandle(
+  createHash: typeof import("node:crypto").createHash,
+): typeof sessionHandle {
+  return (id) => createHash("sha256").update(id).digest("base64url").slice(0, 22);
 }
 
 function storeOf(req: SessionHolder): Store {

@@ -1,7 +1,9 @@
-import { randomBytes, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import type { Socket } from "node:net";
+import { fromBase64Url, toBase64Url } from "../core/base64.js";
+import { nodeCrypto } from "../core/builtins.js";
 import { TesseraError } from "../core/errors.js";
+import { fillRandom } from "../core/id.js";
 import { isDataKey, notRenewed } from "../core/session.js";
 
 declare global {
@@ -325,7 +327,13 @@ function ensureSecret(session: Record<string, unknown>, key: string): string {
 }
 
 function newSecret(): string {
-  return randomBytes(SECRET_BYTES).toString("base64url");
+  return toBase64Url(randomBytes(SECRET_BYTES));
+}
+
+function randomBytes(length: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  fillRandom(bytes);
+  return bytes;
 }
 
 /**
@@ -334,20 +342,29 @@ function newSecret(): string {
  * (https://www.breachattack.com/), as Rails and Django do.
  */
 function maskSecret(secret: string): string {
-  const raw = Buffer.from(secret, "base64url");
+  const raw = fromBase64Url(secret) ?? new Uint8Array(0);
   const out = randomBytes(SECRET_BYTES * 2);
   for (let i = 0; i < SECRET_BYTES; i++) out[SECRET_BYTES + i] = (out[i] ?? 0) ^ (raw[i] ?? 0);
-  return out.toString("base64url");
+  return toBase64Url(out);
 }
 
 function tokenMatches(token: string, secret: string): boolean {
   // A token of the wrong length or alphabet is a plain failure: timingSafeEqual would throw.
   if (!TOKEN_PATTERN.test(token)) return false;
-  const masked = Buffer.from(token, "base64url");
-  const unmasked = Buffer.allocUnsafe(SECRET_BYTES);
+  const masked = fromBase64Url(token) ?? new Uint8Array(0);
+  const unmasked = new Uint8Array(SECRET_BYTES);
   for (let i = 0; i < SECRET_BYTES; i++) {
     unmasked[i] = (masked[i] ?? 0) ^ (masked[SECRET_BYTES + i] ?? 0);
   }
-  const expected = Buffer.from(secret, "base64url");
-  return expected.length === SECRET_BYTES && timingSafeEqual(unmasked, expected);
+  const expected = fromBase64Url(secret);
+  return expected?.length === SECRET_BYTES && bytesMatch(unmasked, expected);
 }
+
+/** node's timingSafeEqual, or the same XOR over every byte where node:crypto is missing. */
+const bytesMatch: (a: Uint8Array, b: Uint8Array) => boolean =
+  nodeCrypto?.timingSafeEqual ??
+  ((a, b) => {
+    let difference = 0;
+    for (let i = 0; i < a.length; i++) difference |= (a[i] ?? 0) ^ (b[i] ?? 0);
+    return difference === 0;
+  });

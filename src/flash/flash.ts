@@ -1,5 +1,46 @@
-import { format } from "node:util";
+import { nodeUtil } from "../core/builtins.js";
 import { TesseraError } from "../core/errors.js";
+
+/**
+ * `util.format`, as connect-flash builds a message from `(type, format, ...args)`. Where the
+ * runtime has no node:util, a smaller one: the same `%s %d %i %f %j %o %O %c %%` placeholders
+ * and extra arguments joined by spaces, with objects written as JSON rather than inspected.
+ */
+const format: (format: unknown, ...args: unknown[]) => string = nodeUtil?.format ?? portableFormat;
+
+function portableFormat(template: unknown, ...args: unknown[]): string {
+  const shown = (value: unknown): string => {
+    if (typeof value === "string") return value;
+    if (typeof value === "bigint") return `${value}n`;
+    if (typeof value !== "object" || value === null) return String(value);
+    try {
+      return JSON.stringify(value) ?? String(value);
+    } catch {
+      return String(value);
+    }
+  };
+  if (typeof template !== "string") return [template, ...args].map(shown).join(" ");
+  let next = 0;
+  const text = template.replace(/%([sdifjoOc%])/g, (placeholder, kind: string) => {
+    if (kind === "%") return "%";
+    if (next >= args.length) return placeholder;
+    const value = args[next++];
+    if (typeof value === "symbol" && "dif".includes(kind)) return "NaN";
+    switch (kind) {
+      case "d":
+        return typeof value === "bigint" ? `${value}n` : String(Number(value));
+      case "i":
+        return typeof value === "bigint" ? `${value}n` : String(Number.parseInt(String(value), 10));
+      case "f":
+        return String(Number.parseFloat(String(value)));
+      case "c":
+        return "";
+      default:
+        return shown(value);
+    }
+  });
+  return [text, ...args.slice(next).map(shown)].join(" ");
+}
 
 /** Flash messages by type, as `req.flash()` returns them. */
 export type FlashMessages = Record<string, string[]>;

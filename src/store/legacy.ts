@@ -1,6 +1,6 @@
-import { EventEmitter } from "node:events";
-import { inherits } from "node:util";
+import type { EventEmitter as NodeEventEmitter } from "node:events";
 import { TesseraError } from "../core/errors.js";
+import { EventEmitter } from "./event-emitter.js";
 import { storeError } from "./record.js";
 import type { SessionRecord, Store as StoreContract } from "./types.js";
 
@@ -208,7 +208,7 @@ export function toStore(
 }
 
 /** What `Store.prototype` offers stores that extend it, as express-session's does. */
-export interface LegacyStoreBase extends EventEmitter {
+export interface LegacyStoreBase extends NodeEventEmitter {
   /** Set by the middleware: replaces `req.session` with a new, empty session. */
   generate?: (req: unknown) => void;
   regenerate(req: { sessionID?: string }, callback: (error?: unknown) => void): void;
@@ -231,7 +231,10 @@ export interface StoreConstructor {
 export const Store = function Store(this: LegacyStoreBase) {
   EventEmitter.call(this);
 } as unknown as StoreConstructor;
-inherits(Store, EventEmitter);
+// What util.inherits(Store, EventEmitter) does, as express-session's Store is made, without
+// needing node:util.
+Object.setPrototypeOf(Store.prototype, EventEmitter.prototype);
+Object.defineProperty(Store, "super_", { value: EventEmitter, writable: true, configurable: true });
 
 type SessionFactory = (
   store: LegacyStoreBase,

@@ -1,3 +1,4 @@
+import { nextTick } from "../core/builtins.js";
 import { ownString } from "../core/id.js";
 import {
   applyPatch,
@@ -109,7 +110,8 @@ export class MemoryStore extends StoreBase implements Store {
     this.#now = options.now ?? Date.now;
     if (sweepIntervalMs > 0) {
       this.#timer = setInterval(() => this.#sweep(), sweepIntervalMs);
-      this.#timer.unref();
+      // Runtimes without node timers (edge, Workers) return a number: nothing to unref there.
+      this.#timer.unref?.();
     }
   }
 
@@ -543,10 +545,10 @@ function answer<T>(operation: string, callback: StoreCallback<T> | undefined, ru
   try {
     value = run();
   } catch (cause) {
-    process.nextTick(callback, storeError("MemoryStore", operation, cause));
+    nextTick(callback, storeError("MemoryStore", operation, cause));
     return undefined as T;
   }
-  process.nextTick(callback, null, value);
+  nextTick(callback, null, value);
   return value;
 }
 
@@ -561,9 +563,9 @@ function settle<T>(
   } catch (cause) {
     const error = storeError("MemoryStore", operation, cause);
     if (callback === undefined) return Promise.reject(error);
-    process.nextTick(callback, error);
+    nextTick(callback, error);
     return Promise.resolve(undefined as T);
   }
-  if (callback !== undefined) process.nextTick(callback, null, value);
+  if (callback !== undefined) nextTick(callback, null, value);
   return Promise.resolve(value);
 }
