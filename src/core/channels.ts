@@ -66,9 +66,17 @@ export const channels = {
   loaded: channel("tessera:session:loaded"),
   /** A session was written to the store: `{}`. */
   saved: channel("tessera:session:saved"),
-  /** A session was destroyed: `{ reason: "destroy" | "concurrent" | "unset" }`. */
+  /**
+   * A session was destroyed: `{ reason: "destroy" | "regenerate" | "unset" | "concurrent" }`
+   * (`destroy()`; the old id of a stored session on `regenerate()`; `req.session = null` with
+   * `unset: "destroy"`; found destroyed by another request while saving).
+   */
   destroyed: channel("tessera:session:destroyed"),
-  /** A stored session was found past a timeout and removed: `{ reason: "cookie" | "absolute" | "idle" }`. */
+  /**
+   * A stored session was found past a timeout and removed: `{ reason: "absolute" | "idle" | "cookie" }`.
+   * `idle` only over stores written for express-session (a Tessera store's TTL removes idle
+   * sessions unseen); `cookie` when the app moved the cookie's expiry into the past.
+   */
   expired: channel("tessera:session:expired"),
   /** A store call finished: `{ operation, durationMs, error? }`. */
   store: channel("tessera:store"),

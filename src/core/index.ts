@@ -6,6 +6,7 @@ export {
   type TesseraErrorCode,
   type TesseraErrorOptions,
 } from "./errors.js";
+export type { SessionEvent, SessionEventHook } from "./events.js";
 export { generateId, ID_BYTES } from "./id.js";
 export type { LegacyStore, OfRequest } from "./options.js";
 export {

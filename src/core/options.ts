@@ -2,6 +2,7 @@ import type { Store } from "../store/types.js";
 import { envVar, NodeBuffer } from "./builtins.js";
 import { type CookieOptions, isCookieDomain, isCookiePath } from "./cookie.js";
 import { TesseraError } from "./errors.js";
+import type { SessionEventHook } from "./events.js";
 import { generateId } from "./id.js";
 import type { Secret } from "./signing.js";
 import { warnOnce } from "./warnings.js";
@@ -107,6 +108,15 @@ export interface SessionOptions<Req = object> {
    * @default "app"
    */
   saveErrorResponse?: "app" | "error";
+  /**
+   * Called synchronously after each session lifecycle event (created, regenerated, destroyed,
+   * revoked, expired), for an audit log. Events carry the session's handle and user, never its
+   * id. An error thrown by the hook does not fail the request: it becomes a process warning.
+   * @default undefined
+   * @example
+   * session({ secret, onSessionEvent: (event) => audit.write(`${JSON.stringify(event)}\n`) })
+   */
+  onSessionEvent?: SessionEventHook;
 }
 
 /** The options after normalisation: one frozen shape, so the request path never re-checks them. */
@@ -131,6 +141,7 @@ export interface NormalizedOptions {
   readonly recordClient: boolean;
   readonly localhostIsSecure: boolean;
   readonly replaceResponseOnSaveError: boolean;
+  readonly onSessionEvent: SessionEventHook | undefined;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: options typed for any adapter's request
@@ -319,6 +330,13 @@ export function normalizeOptions(input: AnyOptions | undefined): NormalizedOptio
     throw optionError('the saveErrorResponse option must be "app" or "error".');
   }
 
+  const onSessionEvent = options.onSessionEvent;
+  if (onSessionEvent !== undefined && typeof onSessionEvent !== "function") {
+    throw optionError(
+      "the onSessionEvent option must be a function: session({ onSessionEvent: (event) => log(event) }).",
+    );
+  }
+
   const touchAfterMs = duration(options, "touchAfterMs", 0);
   const idleTimeoutMs = duration(options, "idleTimeoutMs", 0);
   if (idleTimeoutMs > 0 && touchAfterMs >= idleTimeoutMs) {
@@ -347,6 +365,7 @@ export function normalizeOptions(input: AnyOptions | undefined): NormalizedOptio
     recordClient: flag(options, "recordClient") ?? false,
     localhostIsSecure: flag(options, "localhostIsSecure") ?? false,
     replaceResponseOnSaveError: saveErrorResponse === "error",
+    onSessionEvent,
   });
 }
 

@@ -17,6 +17,7 @@ import {
 import { type RequestFacts, shouldSave, shouldSetCookie, touchDue } from "./decisions.js";
 import type { Engine } from "./engine.js";
 import { TesseraError } from "./errors.js";
+import { emitSessionEvent, type SessionEvent } from "./events.js";
 import { expiredBecause, pastAbsoluteTimeout, ttlOf } from "./expiry.js";
 import { warnOnce } from "./options.js";
 import {
@@ -31,6 +32,7 @@ import {
   type SessionController,
 } from "./session.js";
 import type { Secret } from "./signing.js";
+import { sessionHandle } from "./users.js";
 import { isLocalhost, isSecureView, type RequestView } from "./view.js";
 
 /** A verified session id from the request's cookie, and which secret signed it (0: the current). */
@@ -80,6 +82,16 @@ export class RequestState implements SessionController {
    * error handler, as express-session does.
    */
   cookieError: unknown;
+  /**
+   * The new session whose first write the `onSessionEvent` hook hears of as `created` or
+   * `regenerated` (then with the id it replaced): a visitor whose session is never stored
+   * causes no event. Kept only when the hook is set.
+   */
+  private unannounced:
+    | { session: Session; type: "created" | "regenerated"; previousId?: string }
+    | undefined;
+  /** The session last put in the slot, for the event of `req.session = null`. */
+  private last: Session | undefined;
 
   constructor(
     private readonly engine: Engine,
@@ -107,7 +119,7 @@ export class RequestState implements SessionController {
    * counts as a change: express-session saves the regenerated session and sends its cookie even
    * with `saveUninitialized: false` (passport's `logout()` relies on it).
    */
-  generate(initial = false): Session {
+  generate(initial = false, replacing?: Session): Session {
     const engine = this.engine;
     const view = this.view;
     const id = engine.options.genid(view.request);
@@ -127,6 +139,18 @@ export class RequestState implements SessionController {
     const session = new Session(this, view.request, id, this.freshCookie(), meta);
     view.slot.sessionID = id;
     view.slot.session = session;
+    this.last = session;
+    if (engine.options.onSessionEvent !== undefined) {
+      const pending = this.unannounced;
+      if (replacing === undefined) {
+        this.unannounced = { session, type: "created" };
+      } else if (pending !== undefined && pending.session === replacing) {
+        // The replaced session was never stored: nothing in the store was replaced.
+        this.unannounced = { ...pending, session };
+      } else {
+        this.unannounced = { session, type: "regenerated", previousId: replacing.id };
+      }
+    }
     if (initial) {
       this.originalId = id;
       this.hasSaved = false;
@@ -161,10 +185,13 @@ export class RequestState implements SessionController {
         // The next request that finds it tries again; this one goes on with a fresh session.
       }
       publish(channels.expired, { reason });
+      this.report("expired", id, record.__tessera?.user, reason);
       this.generate(true);
       return;
     }
-    this.view.slot.session = this.inflate(id, record);
+    const session = this.inflate(id, record);
+    this.view.slot.session = session;
+    this.last = session;
     this.originalId = id;
     this.hasSaved = !engine.options.resave;
     publish(channels.loaded, {});
@@ -224,7 +251,17 @@ export class RequestState implements SessionController {
     if (slot.session == null && engine.options.unsetDestroy && typeof slot.sessionID === "string") {
       const id = slot.sessionID;
       this.clearCookie = this.cookieId === id;
-      return Promise.resolve(engine.calls.destroy(id));
+      const unset = this.last;
+      // Only the stored session the app let go of is an event: not one it destroyed itself
+      // (destroy() also empties the slot), nor a new one that never reached the store.
+      const ends =
+        unset !== undefined && unset.id === id && !unset[kState].gone && unset[kState].stored;
+      return Promise.resolve(engine.calls.destroy(id)).then(() => {
+        if (!ends) return;
+        unset[kState].gone = true;
+        publish(channels.destroyed, { reason: "unset" });
+        this.report("destroyed", id, unset.getUser(), "unset");
+      });
     }
     const session = this.session;
     if (session === undefined) return undefined;
@@ -367,11 +404,12 @@ export class RequestState implements SessionController {
         await calls.destroy(state.id);
         state.gone = true;
         publish(channels.expired, { reason: "absolute" });
+        this.report("expired", state.id, state.meta.user, "absolute");
         return;
       }
       // The app gave the cookie an expiry that has passed (maxAge 0, expires in the past): the
       // browser is sent that cookie, as express-session sends it, and the store keeps nothing.
-      if (state.stored) await calls.destroy(state.id);
+      if (state.stored) await this.expireByCookie(session);
       return;
     }
     this.updateMeta(session);
@@ -403,6 +441,44 @@ export class RequestState implements SessionController {
     if (changes !== undefined) this.modified = true;
     markStored(session);
     publish(channels.saved, {});
+    const pending = this.unannounced;
+    if (pending !== undefined && pending.session === session) {
+      this.unannounced = undefined;
+      this.report(pending.type, id, state.meta.user, undefined, pending.previousId);
+    }
+  }
+
+  /** Removes a stored session whose cookie the app made expire. */
+  private async expireByCookie(session: Session): Promise<void> {
+    const state = session[kState];
+    await this.engine.calls.destroy(state.id);
+    publish(channels.expired, { reason: "cookie" });
+    this.report("expired", state.id, state.meta.user, "cookie");
+  }
+
+  /** Tells the app's `onSessionEvent` hook, if it has one. */
+  private report(
+    type: SessionEvent["type"],
+    id: string,
+    user: string | undefined,
+    reason?: SessionEvent["reason"],
+    previousId?: string,
+  ): void {
+    const hook = this.engine.options.onSessionEvent;
+    if (hook === undefined) return;
+    emitSessionEvent(hook, type, id, user, {
+      ...(reason === undefined ? {} : { reason }),
+      ...(previousId === undefined ? {} : { previousHandle: sessionHandle(previousId) }),
+    });
+  }
+
+  /**
+   * For the user-session helpers: reports sessions they removed from the store by id as
+   * `revoked`, or `undefined` when the app has no hook (so they need not list the ids).
+   */
+  revokedReporter(): ((id: string, user: string) => void) | undefined {
+    if (this.engine.options.onSessionEvent === undefined) return undefined;
+    return (id, user) => this.report("revoked", id, user);
   }
 
   /**
@@ -414,6 +490,7 @@ export class RequestState implements SessionController {
     state.gone = true;
     this.clearCookie = this.cookieId === state.id;
     publish(channels.destroyed, { reason: "concurrent" });
+    this.report("destroyed", state.id, state.meta.user, "concurrent");
   }
 
   private updateMeta(session: Session): void {
@@ -441,7 +518,7 @@ export class RequestState implements SessionController {
     if (ttlMs === 0) {
       // The app moved the cookie's expiry into the past: the session ends, as express-session's
       // store ends it when touched with that expiry.
-      done = calls.destroy(state.id);
+      done = this.expireByCookie(session);
     } else if (calls.touchRewrites(engine.options.idleTimeoutMs)) {
       // A store written for express-session keeps only its own expiry on touch, and the idle
       // timeout is read from the record's last-seen time: the record itself must be rewritten.
@@ -479,7 +556,9 @@ export class RequestState implements SessionController {
         throw gone("reload");
       }
       state.gone = true;
-      this.view.slot.session = this.inflate(state.id, record);
+      const fresh = this.inflate(state.id, record);
+      this.view.slot.session = fresh;
+      this.last = fresh;
     });
   }
 
@@ -488,7 +567,8 @@ export class RequestState implements SessionController {
       const state = session[kState];
       await this.engine.calls.destroy(state.id);
       state.gone = true;
-      const fresh = this.generate();
+      if (state.stored) publish(channels.destroyed, { reason: "regenerate" });
+      const fresh = this.generate(false, session);
       if (options.keepData) {
         // Renewal (OWASP's renewal timeout) is not a new login: the session keeps its user, and
         // so its place in the user index for "log out everywhere", and its creation time, so the
@@ -509,6 +589,15 @@ export class RequestState implements SessionController {
   }
 
   destroy(session: Session): Promise<void> {
+    return this.end(session, "destroyed");
+  }
+
+  /** destroy(), reported to the hook as revoked by the user-session helpers. */
+  revoke(session: Session): Promise<void> {
+    return this.end(session, "revoked");
+  }
+
+  private end(session: Session, type: "destroyed" | "revoked"): Promise<void> {
     return this.enqueue(async () => {
       const state = session[kState];
       await this.engine.calls.destroy(state.id);
@@ -518,6 +607,9 @@ export class RequestState implements SessionController {
       // express-session leaves the cookie in the browser (its #241); clear it.
       this.clearCookie = this.cookieId === state.id;
       publish(channels.destroyed, { reason: "destroy" });
+      if (state.stored) {
+        this.report(type, state.id, state.meta.user, type === "destroyed" ? "destroy" : undefined);
+      }
     });
   }
 }

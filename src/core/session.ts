@@ -34,6 +34,10 @@ export interface SessionController {
   reload(session: Session): Promise<void>;
   regenerate(session: Session, options: RegenerateOptions): Promise<void>;
   destroy(session: Session): Promise<void>;
+  /** destroy() on behalf of the user-session helpers (reported as revoked), where supported. */
+  revoke?(session: Session): Promise<void>;
+  /** How the user-session helpers report sessions they revoke by id; `undefined`: nobody listens. */
+  revokedReporter?(): ((id: string, user: string) => void) | undefined;
 }
 
 /**

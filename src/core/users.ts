@@ -5,7 +5,7 @@ import { toBase64Url } from "./base64.js";
 import { nodeCrypto } from "./builtins.js";
 import { TesseraError } from "./errors.js";
 import type { LegacyStore } from "./options.js";
-import type { Session } from "./session.js";
+import { kState, type Session } from "./session.js";
 import { sha256 } from "./sha256.js";
 
 /**
@@ -89,6 +89,35 @@ function describe(id: string, record: SessionRecord, currentId: string | undefin
 }
 
 /**
+ * How to report sessions revoked by id to the app's `onSessionEvent` hook: through the engine
+ * behind the request's own session. Without a session on the request (the app unset it) there
+ * is no engine to ask, and nothing is reported.
+ */
+function revokedReporter(req: SessionHolder): ((id: string, user: string) => void) | undefined {
+  const session = req.session as Partial<Session> | null | undefined;
+  return session?.[kState]?.controller.revokedReporter?.();
+}
+
+/** Ends the request's own session as revoked (destroy() where the session cannot say so). */
+function revokeCurrent(session: Session): Promise<void> {
+  const controller = session[kState]?.controller;
+  return controller?.revoke === undefined ? session.destroy() : controller.revoke(session);
+}
+
+/**
+ * The ids the user's sessions have before a bulk revocation, to report each one; only when the
+ * app has a hook, and only where the store can list them (not behind hashIds()).
+ */
+async function idsToReport(
+  store: Store,
+  user: string,
+  report: ((id: string, user: string) => void) | undefined,
+): Promise<string[]> {
+  if (report === undefined || typeof store.idsForUser !== "function") return [];
+  return store.idsForUser(user);
+}
+
+/**
  * The live sessions of the request's user (or of `user`), most recently seen first.
  * Needs a store with a user index; throws `ERR_STORE_CAPABILITY` otherwise.
  *
@@ -128,8 +157,12 @@ export async function revokeUserSession(
   requireCapability(store, "idsForUser", "revoking a user's session");
   const id = (await store.idsForUser(key)).find((candidate) => sessionHandle(candidate) === handle);
   if (id === undefined) return false;
-  if (id === req.sessionID && req.session) await req.session.destroy();
-  else await store.destroy(id);
+  if (id === req.sessionID && req.session) {
+    await revokeCurrent(req.session);
+  } else {
+    await store.destroy(id);
+    revokedReporter(req)?.(id, key);
+  }
   return true;
 }
 
@@ -138,9 +171,13 @@ export async function revokeOtherSessions(req: SessionHolder, user?: string): Pr
   const key = userOf(req, user);
   const store = storeOf(req);
   requireCapability(store, "destroyForUser", "logging a user out everywhere");
-  return req.sessionID === undefined
+  const report = revokedReporter(req);
+  const ids = await idsToReport(store, key, report);
+  const removed = await (req.sessionID === undefined
     ? store.destroyForUser(key)
-    : store.destroyForUser(key, { except: req.sessionID });
+    : store.destroyForUser(key, { except: req.sessionID }));
+  for (const id of ids) if (id !== req.sessionID) report?.(id, key);
+  return removed;
 }
 
 /** Revokes every session of the user, the current one included ("log out everywhere"). */
@@ -148,7 +185,12 @@ export async function revokeAllSessions(req: SessionHolder, user?: string): Prom
   const key = userOf(req, user);
   const store = storeOf(req);
   requireCapability(store, "destroyForUser", "logging a user out everywhere");
+  const report = revokedReporter(req);
+  const ids = await idsToReport(store, key, report);
   const removed = await store.destroyForUser(key);
-  if (req.session && req.session.getUser() === key) await req.session.destroy();
+  const current = req.session && req.session.getUser() === key ? req.session : undefined;
+  // The request's own session is reported once, by its revocation below.
+  for (const id of ids) if (current === undefined || id !== current.id) report?.(id, key);
+  if (current !== undefined) await revokeCurrent(current);
   return removed;
 }

@@ -38,9 +38,9 @@ export interface PrometheusMetrics {
   loaded: Counter<never>;
   /** `tessera_sessions_saved_total`: sessions written to the store. */
   saved: Counter<never>;
-  /** `tessera_sessions_destroyed_total{reason}`: `destroy` (the app), `concurrent`, `unset`. */
+  /** `tessera_sessions_destroyed_total{reason}`: `destroy` (the app), `regenerate`, `unset`, `concurrent`. */
   destroyed: Counter<"reason">;
-  /** `tessera_sessions_expired_total{reason}`: `cookie`, `absolute` or `idle` timeout. */
+  /** `tessera_sessions_expired_total{reason}`: `absolute` or `idle` timeout, or `cookie` expiry. */
   expired: Counter<"reason">;
   /** `tessera_store_duration_seconds{operation,outcome}`: every store call, `ok` or `error`. */
   storeDuration: Histogram<"operation" | "outcome">;
