@@ -8,6 +8,7 @@ export {
 } from "./errors.js";
 export { generateId, ID_BYTES } from "./id.js";
 export type { LegacyStore, OfRequest } from "./options.js";
+export { type RecentLoginOptions, recentLogin, requireRecentLogin } from "./recent-login.js";
 export {
   type RegenerateOptions,
   Session,
