@@ -6,6 +6,7 @@ import { parse as parseCookies } from "cookie";
 import express, { type NextFunction, type Request, type Response } from "express";
 import hbs from "hbs";
 import { isTesseraError } from "../../src/core/errors.js";
+import { requireRecentLogin } from "../../src/core/recent-login.js";
 import {
   listUserSessions,
   revokeOtherSessions,
@@ -59,6 +60,8 @@ const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 const USERNAME = /^[a-zA-Z0-9_.-]{3,32}$/;
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 200;
+/** How recent a login must be for changing the password; older ones re-enter it first. */
+export const RECENT_LOGIN_MS = 5 * 60_000;
 
 /** A demo app, ready to be mounted on a server, and how to let go of what it opened. */
 export interface Demo {
@@ -355,6 +358,95 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
     res.redirect(303, "/sessions");
   });
 
+  /**
+   * Checks the signed-in user's password again, throttled as logins are (per account and
+   * client), so a stolen session cannot be used to guess it.
+   */
+  async function confirmPassword(req: Request, user: User, password: string): Promise<Checked> {
+    const attempt = throttle.admit({ username: user.username, ip: req.ip, device: undefined });
+    if (!attempt.admitted) {
+      return { ok: false, status: 429, wait: waitOf(attempt.retryAtMs, throttle.now()) };
+    }
+    if (await verifyPassword(password.slice(0, MAX_PASSWORD), user.passwordHash)) {
+      throttle.succeeded(attempt.ticket);
+      return { ok: true };
+    }
+    const retryAtMs = throttle.failed(attempt.ticket);
+    return retryAtMs === undefined
+      ? { ok: false, status: 401 }
+      : { ok: false, status: 429, wait: waitOf(retryAtMs, throttle.now()) };
+  }
+
+  /** The signed-in user's account; requireLogin has run. */
+  const account = (req: Request) => db.findUserById((data(req).user as { id: number }).id);
+
+  // Changing the password is a sensitive action: a session left open on a shared computer must
+  // not be enough (OWASP Authentication Cheat Sheet, "Reauthentication After Risk Events"). A
+  // login older than RECENT_LOGIN_MS makes requireRecentLogin() throw ERR_REAUTHENTICATE, and the
+  // error handler below answers with the password prompt.
+  app.get("/password", requireLogin, (req, res) => {
+    requireRecentLogin(req, { maxAgeMs: RECENT_LOGIN_MS });
+    res.render("password", { title: "Change password" });
+  });
+
+  app.post("/password", requireLogin, async (req, res) => {
+    requireRecentLogin(req, { maxAgeMs: RECENT_LOGIN_MS });
+    const user = account(req);
+    if (user === undefined) {
+      res.redirect(303, "/login");
+      return;
+    }
+    const fresh = field(req, "newPassword");
+    if (fresh.length < MIN_PASSWORD || fresh.length > MAX_PASSWORD) {
+      res.status(400).render("password", {
+        title: "Change password",
+        error: `A password is at least ${MIN_PASSWORD} characters.`,
+      });
+      return;
+    }
+    const checked = await confirmPassword(req, user, field(req, "currentPassword"));
+    if (!checked.ok) {
+      if (checked.wait !== undefined) res.setHeader("Retry-After", String(checked.wait.seconds));
+      res.status(checked.status).render("password", {
+        title: "Change password",
+        error: checked.wait === undefined ? "Your current password is not right." : undefined,
+        wait: checked.wait,
+      });
+      return;
+    }
+    db.setPasswordHash(user.id, await hashPassword(fresh));
+    // Whoever else holds a session of this account (perhaps the reason for the change) is out.
+    const others = await revokeOtherSessions(req);
+    req.flash(
+      "success",
+      `Your password was changed${others === 0 ? "" : ` and your ${others} other session${others === 1 ? " was" : "s were"} logged out`}.`,
+    );
+    res.redirect(303, "/profile");
+  });
+
+  app.post("/reauthenticate", requireLogin, async (req, res) => {
+    const next = safeNext(req.body?.next);
+    const user = account(req);
+    if (user === undefined) {
+      res.redirect(303, "/login");
+      return;
+    }
+    const checked = await confirmPassword(req, user, field(req, "password"));
+    if (!checked.ok) {
+      if (checked.wait !== undefined) res.setHeader("Retry-After", String(checked.wait.seconds));
+      res.status(checked.status).render("reauthenticate", {
+        title: "Confirm your password",
+        error: checked.wait === undefined ? "That password is not right." : undefined,
+        wait: checked.wait,
+        next,
+      });
+      return;
+    }
+    // The same user, authenticated now: setUser() records the time requireRecentLogin() reads.
+    req.session.setUser(user.id);
+    res.redirect(303, next);
+  });
+
   app.use((_req, res) => {
     res.status(404).render("error", {
       title: "Not found",
@@ -364,8 +456,15 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
     });
   });
 
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
     if (res.headersSent) return;
+    if (isTesseraError(error, "ERR_REAUTHENTICATE")) {
+      res.status(401).render("reauthenticate", {
+        title: "Confirm your password",
+        next: safeNext(req.method === "GET" ? req.originalUrl : req.path),
+      });
+      return;
+    }
     if (isTesseraError(error, "ERR_CSRF_INVALID")) {
       res.status(403).render("error", {
         title: "Forbidden",
@@ -401,6 +500,11 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
     },
   };
 }
+
+/** What checking the password again found. */
+type Checked =
+  | { ok: true }
+  | { ok: false; status: 401 | 429; wait?: ReturnType<typeof waitOf> | undefined };
 
 /** A running demo: its address, and how to stop it. */
 export interface RunningDemo {

@@ -80,6 +80,10 @@ export class DemoDatabase {
     return result.changes === 0 ? undefined : this.findUserById(Number(result.lastInsertRowid));
   }
 
+  setPasswordHash(id: number, passwordHash: string): void {
+    this.#db.prepare("UPDATE users SET password_hash = ? WHERE id = ?").run(passwordHash, id);
+  }
+
   sign(name: string, message: string): void {
     this.#db
       .prepare("INSERT INTO guestbook (name, message, created_at) VALUES (?, ?, ?)")

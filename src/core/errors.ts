@@ -21,7 +21,9 @@ export type TesseraErrorCode =
   /** A method was called on a session that was already destroyed or regenerated. */
   | "ERR_SESSION_GONE"
   /** The CSRF token was missing or wrong, or the request came from another site. */
-  | "ERR_CSRF_INVALID";
+  | "ERR_CSRF_INVALID"
+  /** A sensitive action needs a recent login: there is no user, or they logged in too long ago. */
+  | "ERR_REAUTHENTICATE";
 
 export interface TesseraErrorOptions {
   cause?: unknown;
@@ -38,7 +40,7 @@ export interface TesseraErrorOptions {
 export class TesseraError extends Error {
   override readonly name = "TesseraError";
   readonly code: TesseraErrorCode;
-  /** The HTTP status this error maps to (503 for an unavailable store, 403 for CSRF, 500 otherwise). */
+  /** The HTTP status this error maps to (503 for an unavailable store, 403 for CSRF, 401 for a login that is not recent enough, 500 otherwise). */
   readonly status: number;
   /** Same as `status`, for error handlers written for http-errors. */
   readonly statusCode: number;
@@ -59,6 +61,7 @@ export class TesseraError extends Error {
 function defaultStatus(code: TesseraErrorCode): number {
   if (code === "ERR_STORE_UNAVAILABLE") return 503;
   if (code === "ERR_CSRF_INVALID") return 403;
+  if (code === "ERR_REAUTHENTICATE") return 401;
   return 500;
 }
 

@@ -9,6 +9,7 @@ export {
 export type { SessionEvent, SessionEventHook } from "./events.js";
 export { generateId, ID_BYTES } from "./id.js";
 export type { LegacyStore, OfRequest } from "./options.js";
+export { type RecentLoginOptions, recentLogin, requireRecentLogin } from "./recent-login.js";
 export {
   type RegenerateOptions,
   Session,

@@ -500,8 +500,16 @@ export class RequestState implements SessionController {
     const read = this.engine.options.userKey;
     if (read !== undefined) {
       const user = read(state.target);
-      if (user === undefined || user === null || user === "") delete meta.user;
-      else meta.user = String(user);
+      if (user === undefined || user === null || user === "") {
+        delete meta.user;
+        delete meta.authenticatedAt;
+      } else {
+        const key = String(user);
+        // A new user in the data is a login, as setUser() is. The same user is not: a session
+        // stored without the time keeps none, rather than passing for a recent login.
+        if (meta.user !== key) meta.authenticatedAt = Date.now();
+        meta.user = key;
+      }
     }
   }
 
@@ -578,10 +586,14 @@ export class RequestState implements SessionController {
         for (const key of Object.keys(state.target)) {
           if (key !== "cookie" && !notRenewed.has(key)) target[key] = state.target[key];
         }
+        // The time of the last authentication too: renewing must not make an old login recent.
         const meta = fresh[kState].meta;
         meta.createdAt = state.meta.createdAt;
         if (state.meta.user !== undefined) {
           meta.user = state.meta.user;
+          if (state.meta.authenticatedAt !== undefined) {
+            meta.authenticatedAt = state.meta.authenticatedAt;
+          }
           fresh[kState].metaChanged = true;
         }
       }

@@ -278,24 +278,40 @@ export class Session {
 
   /**
    * Ties this session to a user (or detaches it with `null`), so that the user's sessions can
-   * be listed and revoked together ("log out everywhere"). Call it at login, after
-   * `regenerate()`. Needs a store with a user index.
+   * be listed and revoked together ("log out everywhere"), and records now as the time the user
+   * authenticated, for `requireRecentLogin()`. Call it at login, after `regenerate()`, and again
+   * with the same user once they have re-entered their password.
    *
    * @example
    * await req.session.regenerate();
    * req.session.setUser(user.id);
    */
   setUser(user: string | number | null): this {
-    const state = this[kState];
-    if (user === null || user === "") delete state.meta.user;
-    else state.meta.user = String(user);
-    state.metaChanged = true;
+    const meta = this[kState].meta;
+    if (user === null || user === "") {
+      delete meta.user;
+      delete meta.authenticatedAt;
+    } else {
+      meta.user = String(user);
+      meta.authenticatedAt = Date.now();
+    }
+    this[kState].metaChanged = true;
     return this;
   }
 
   /** The user this session is tied to, if any. */
   getUser(): string | undefined {
     return this[kState].meta.user;
+  }
+
+  /**
+   * When the session's user last authenticated (see {@link setUser}), or `undefined` for a
+   * session without a user. Named like `getUser` rather than `authenticatedAt`: every method name
+   * is refused as a data key, and `authenticatedAt` is a name apps already keep in their data.
+   */
+  getAuthenticatedAt(): Date | undefined {
+    const at = this[kState].meta.authenticatedAt;
+    return typeof at === "number" ? new Date(at) : undefined;
   }
 
   /** Same as {@link touch}: express-session's older name. */

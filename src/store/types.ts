@@ -42,6 +42,11 @@ export interface SessionMeta {
   seenAt?: number;
   /** The user this session belongs to, for the per-user index ("log out everywhere"). */
   user?: string;
+  /**
+   * When the user last proved who they are (logged in, or re-entered their password), in ms since
+   * the epoch: set by `setUser()`, read by `requireRecentLogin()`.
+   */
+  authenticatedAt?: number;
   /** Recorded only when the app opts in. */
   userAgent?: string;
   /** Recorded only when the app opts in. */

@@ -79,7 +79,7 @@ const NOBODY = { views: null, user: null, indexed: null };
 const EXPRESS_SESSION_COOKIE: unknown = JSON.parse(JSON.stringify(new expressSession.Cookie()));
 
 /** The keys of `__tessera` (SessionMeta in src/store/types.ts). */
-const META_KEYS = ["createdAt", "seenAt", "user", "userAgent", "ip"];
+const META_KEYS = ["createdAt", "seenAt", "user", "authenticatedAt", "userAgent", "ip"];
 
 /** A store as the test needs it: what the apps get, plus the reads the test makes. */
 type SharedStore = RedisStore | PostgresStore | SqliteStore;

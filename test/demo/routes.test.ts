@@ -8,7 +8,13 @@ import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { createClient } from "redis";
 import request, { type Agent, type Response } from "supertest";
-import { COOKIE_NAME, createDemo, DEMO_USER, type Demo } from "../../examples/demo/app.js";
+import {
+  COOKIE_NAME,
+  createDemo,
+  DEMO_USER,
+  type Demo,
+  RECENT_LOGIN_MS,
+} from "../../examples/demo/app.js";
 import { loadConfig, resolveSecret } from "../../examples/demo/config.js";
 import { deviceName } from "../../examples/demo/devices.js";
 import { setCookie } from "../helpers/http.js";
@@ -260,6 +266,82 @@ describe("demo routes (SQLite)", () => {
       .send({ name: "x".repeat(20_000) })
       .expect(413);
     assert.match(huge.text, /Something went wrong/);
+  });
+
+  test("change password › works on a recent login; the old password stops working, other sessions end", async () => {
+    const phone = request.agent(demo.app);
+    const signup = await phone.get("/signup").expect(200);
+    await phone
+      .post("/signup")
+      .type("form")
+      .send({ username: "pat", password: "first password", _csrf: tokenOf(signup) })
+      .expect(303);
+    const laptop = request.agent(demo.app);
+    await postLogin(laptop, "pat", "first password").then((res) => assert.equal(res.status, 303));
+    await laptop.get("/profile").expect(200);
+
+    const page = await phone.get("/password").expect(200);
+    assert.match(page.text, /name="currentPassword"/);
+    const change = (currentPassword: string, newPassword: string) =>
+      phone
+        .post("/password")
+        .type("form")
+        .send({ currentPassword, newPassword, _csrf: tokenOf(page) });
+    assert.match((await change("wrong password", "second password").expect(401)).text, /not right/);
+    assert.match((await change("first password", "short").expect(400)).text, /at least 8/);
+    await change("first password", "second password").expect(303).expect("Location", "/profile");
+    const profile = await phone.get("/profile").expect(200);
+    assert.match(profile.text, /Your password was changed and your 1 other session was logged out/);
+    await laptop.get("/profile").expect(303).expect("Location", "/login?next=%2Fprofile");
+
+    const old = await postLogin(request.agent(demo.app), "pat", "first password");
+    assert.equal(old.status, 401, "the old password no longer works");
+    const fresh = await postLogin(request.agent(demo.app), "pat", "second password");
+    assert.equal(fresh.status, 303, "the new password works");
+  });
+
+  test("change password › a login older than 5 minutes asks for the password again first", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+    await request(demo.app)
+      .get("/password")
+      .expect(303)
+      .expect("Location", "/login?next=%2Fpassword");
+    const agent = request.agent(demo.app);
+    assert.equal((await logIn(agent)).status, 303);
+    const form = await agent.get("/password").expect(200);
+    assert.match(form.text, /name="currentPassword"/, "a recent login gets the form at once");
+
+    t.mock.timers.tick(RECENT_LOGIN_MS + 1000);
+    const prompt = await agent.get("/password").expect(401);
+    assert.match(prompt.text, /data-testid="reauthenticate"/);
+    assert.match(prompt.text, /name="next" value="\/password"/);
+    assert.doesNotMatch(prompt.text, /name="currentPassword"/);
+    const stale = await agent
+      .post("/password")
+      .type("form")
+      .send({
+        currentPassword: DEMO_USER.password,
+        newPassword: "not changed at all",
+        _csrf: tokenOf(form),
+      })
+      .expect(401);
+    assert.match(stale.text, /data-testid="reauthenticate"/, "the change itself is gated too");
+
+    const confirm = (password: string) =>
+      agent
+        .post("/reauthenticate")
+        .type("form")
+        .send({ password, next: "/password", _csrf: tokenOf(prompt) });
+    assert.match((await confirm("wrong password").expect(401)).text, /not right/);
+    await confirm(DEMO_USER.password).expect(303).expect("Location", "/password");
+    const again = await agent.get("/password").expect(200);
+    assert.match(again.text, /name="currentPassword"/);
+    const unchanged = await postLogin(
+      request.agent(demo.app),
+      DEMO_USER.username,
+      DEMO_USER.password,
+    );
+    assert.equal(unchanged.status, 303, "the refused change left the password as it was");
   });
 });
 

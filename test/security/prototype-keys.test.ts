@@ -46,6 +46,7 @@ const METHODS = [
   "resetMaxAge",
   "setUser",
   "getUser",
+  "getAuthenticatedAt",
 ] as const;
 /** Every key a hostile record sets to a plain string. */
 const NAMES = [
