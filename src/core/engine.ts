@@ -103,6 +103,57 @@ export class Engine {
     const slot = view.slot;
     if (slot.session) return undefined;
     if (!this.calls.ready) return undefined;
+    const start = this.start(view);
+    if (start === undefined) return undefined;
+    const [cookieOptions, secrets] = start;
+    const found = this.readCookie(view, secrets);
+    const state = new RequestState(this, view, cookieOptions, found, secrets);
+    slot.sessionID = found?.value;
+    states.set(view.request, state);
+    if (found === undefined) {
+      state.generate(true);
+      return state;
+    }
+    const record = this.calls.get(found.value);
+    if (isThenable(record)) {
+      return record.then((answer) => {
+        state.load(answer);
+        return state;
+      });
+    }
+    state.load(record);
+    return state;
+  }
+
+  /**
+   * The stored session a request with no response names (a WebSocket upgrade), put in
+   * `view.slot`; `undefined` when the cookie names no live session. Unlike {@link load}, it
+   * never makes a new session, since no cookie could reach the browser. Rejects when the store
+   * fails or says it is disconnected.
+   */
+  async loadExisting(view: RequestView): Promise<RequestState | undefined> {
+    if (!this.calls.ready) {
+      throw new TesseraError(
+        "ERR_STORE_UNAVAILABLE",
+        `tessera: ${this.calls.name} says it is disconnected: the session cannot be read until it reconnects.`,
+      );
+    }
+    const start = this.start(view);
+    if (start === undefined) return undefined;
+    const [cookieOptions, secrets] = start;
+    const found = this.readCookie(view, secrets);
+    if (found === undefined) return undefined;
+    const state = new RequestState(this, view, cookieOptions, found, secrets);
+    if (!state.adopt(await this.calls.get(found.value))) return undefined;
+    view.slot.sessionID = found.value;
+    return state;
+  }
+
+  /**
+   * The request's cookie options and secrets, or `undefined` when the request is outside the
+   * cookie's path (the browser does not send the cookie there).
+   */
+  private start(view: RequestView): [CookieOptions, readonly Secret[]] | undefined {
     const options = this.options;
     let cookieOptions: CookieOptions;
     if (typeof options.cookie === "function") {
@@ -127,23 +178,7 @@ export class Engine {
       }
       secrets = [secret];
     }
-    const found = this.readCookie(view, secrets);
-    const state = new RequestState(this, view, cookieOptions, found, secrets);
-    slot.sessionID = found?.value;
-    states.set(view.request, state);
-    if (found === undefined) {
-      state.generate(true);
-      return state;
-    }
-    const record = this.calls.get(found.value);
-    if (isThenable(record)) {
-      return record.then((answer) => {
-        state.load(answer);
-        return state;
-      });
-    }
-    state.load(record);
-    return state;
+    return [cookieOptions, secrets];
   }
 
   /** The Set-Cookie value that carries `id`, signed with `secret` (the current one). */

@@ -17,6 +17,7 @@ export {
   type SessionData,
 } from "./session.js";
 export { sign, type Unsigned, unsign } from "./signing.js";
+export { UpgradeSession, type UpgradeSessionOptions } from "./upgrade.js";
 export {
   listUserSessions,
   revokeAllSessions,

@@ -162,14 +162,19 @@ export class RequestState implements SessionController {
 
   /** Turns what the store answered for the cookie's id into the slot's session: the stored one, or a fresh one. */
   load(record: SessionRecord | undefined): void {
+    // Nothing stored, a record that is not a session (corrupt, or written by something else),
+    // or one past a timeout: the visitor gets a fresh session, as with a tampered cookie.
+    if (!this.adopt(record)) this.generate(true);
+  }
+
+  /**
+   * Puts the stored session in the slot. Answers false, leaving the slot empty, when the record
+   * is not a live session (a session past a timeout is removed from the store).
+   */
+  adopt(record: SessionRecord | undefined): boolean {
     const engine = this.engine;
     const id = this.cookieId as string;
-    if (!isRecord(record)) {
-      // Nothing stored, or a record that is not a session (corrupt, or written by something
-      // else): the visitor gets a fresh session, as with a tampered cookie.
-      this.generate(true);
-      return;
-    }
+    if (!isRecord(record)) return false;
     const reason = expiredBecause(
       engine.options,
       engine.calls.native,
@@ -186,8 +191,7 @@ export class RequestState implements SessionController {
       }
       publish(channels.expired, { reason });
       this.report("expired", id, record.__tessera?.user, reason);
-      this.generate(true);
-      return;
+      return false;
     }
     const session = this.inflate(id, record);
     this.view.slot.session = session;
@@ -195,6 +199,7 @@ export class RequestState implements SessionController {
     this.originalId = id;
     this.hasSaved = !engine.options.resave;
     publish(channels.loaded, {});
+    return true;
   }
 
   /**

@@ -4,6 +4,7 @@ import type { Engine } from "../core/engine.js";
 import type { LegacyStore } from "../core/options.js";
 import type { RequestState } from "../core/request-state.js";
 import type { Session } from "../core/session.js";
+import { keepAliveMsOf, UpgradeSession, type UpgradeSessionOptions } from "../core/upgrade.js";
 import { isSecureView } from "../core/view.js";
 import { isThenable, type Store } from "../store/types.js";
 import { NodeRequestViewBase } from "./request-view.js";
@@ -117,6 +118,27 @@ export function runSession(
     },
     (error: unknown) => next(error),
   );
+}
+
+/**
+ * The session of an upgrade request (a WebSocket's), which gets no response: the stored session
+ * its cookie names, or `undefined`. Its keep-alive stops when the request's socket closes.
+ * Used by `sessions.forUpgrade(req)` of `tessera/express` and `tessera/node`.
+ */
+export async function loadForUpgrade(
+  engine: Engine,
+  req: SessionRequest,
+  options: UpgradeSessionOptions = {},
+): Promise<UpgradeSession | undefined> {
+  keepAliveMsOf(options);
+  const state = await engine.loadExisting(new NodeRequestView(req));
+  if (state === undefined) return undefined;
+  req.sessionStore = engine.store;
+  const handle = new UpgradeSession(state, options);
+  const socket = req.socket;
+  if (socket.destroyed) handle.close();
+  else socket.once("close", () => handle.close());
+  return handle;
 }
 
 /**

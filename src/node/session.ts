@@ -3,8 +3,14 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { Engine } from "../core/engine.js";
 import { isTesseraError } from "../core/errors.js";
 import type { Session, SessionData } from "../core/session.js";
+import type { UpgradeSession, UpgradeSessionOptions } from "../core/upgrade.js";
 import { MemoryStore } from "../stores/memory.js";
-import { runSession, type SessionRequest, type SessionResponse } from "./middleware.js";
+import {
+  loadForUpgrade,
+  runSession,
+  type SessionRequest,
+  type SessionResponse,
+} from "./middleware.js";
 import type { SessionOptions } from "./options.js";
 
 type AnyRequest = IncomingMessage | Http2ServerRequest;
@@ -25,6 +31,22 @@ export type RequestWithSession<R extends AnyRequest = IncomingMessage> = R & {
 export interface NodeSessionHandler {
   <R extends AnyRequest>(req: R, res: AnyResponse): Promise<void>;
   <R extends AnyRequest>(req: R, res: AnyResponse, next: (error?: unknown) => void): void;
+  /**
+   * The session of an upgrade request (a WebSocket's, from the server's `upgrade` event): the
+   * stored session its cookie names, or `undefined` (refuse the socket). It never makes a
+   * session nor sends a cookie.
+   *
+   * @example
+   * server.on("upgrade", async (req, socket, head) => {
+   *   const handle = await sessions.forUpgrade(req, { keepAliveMs: 60_000 });
+   *   if (handle === undefined) return socket.end("HTTP/1.1 401 Unauthorized\r\n\r\n");
+   *   wss.handleUpgrade(req, socket, head, (ws) => wss.emit("connection", ws, req, handle));
+   * });
+   */
+  forUpgrade(
+    req: IncomingMessage,
+    options?: UpgradeSessionOptions,
+  ): Promise<UpgradeSession | undefined>;
 }
 
 function answerFailure(res: AnyResponse, error: unknown): void {
@@ -81,5 +103,8 @@ export function session(options: SessionOptions): NodeSessionHandler {
       });
     });
   }
-  return handler as NodeSessionHandler;
+  const sessions = handler as NodeSessionHandler;
+  sessions.forUpgrade = (req, upgradeOptions) =>
+    loadForUpgrade(engine, req as SessionRequest, upgradeOptions);
+  return sessions;
 }
