@@ -264,6 +264,13 @@ describe("sessions.forUpgrade › keepAliveMs", { timeout: 20_000 }, () => {
     // A touch after the close would have kept it until lastTouch + 190 s.
     assert.equal(await store.get(id), undefined);
   });
+
+  it("sees a session that expired while the socket was open as gone", async () => {
+    const cookie = await harness.login("gina");
+    const { ws } = await harness.accepted(cookie);
+    clock += MAX_AGE_MS + 1;
+    assert.deepEqual(await ask(ws, "who"), { user: null });
+  });
 });
 
 const redisUp = await needServer("Redis", REDIS_URL);
