@@ -60,6 +60,10 @@ const WEEK_MS = 7 * 24 * 60 * 60 * 1000;
 const USERNAME = /^[a-zA-Z0-9_.-]{3,32}$/;
 const MIN_PASSWORD = 8;
 const MAX_PASSWORD = 200;
+/** A session left alone this long ends, unless "remember me" was ticked at login. */
+export const IDLE_TIMEOUT_MS = 2 * 60 * 60 * 1000;
+/** How long a "remember me" login lasts, used or not: its session and its cookie. */
+export const REMEMBER_ME_MS = 30 * 24 * 60 * 60 * 1000;
 /** How recent a login must be for changing the password; older ones re-enter it first. */
 export const RECENT_LOGIN_MS = 5 * 60_000;
 
@@ -122,7 +126,8 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
       cookie: { httpOnly: true, sameSite: "lax", secure: "auto", maxAge: WEEK_MS },
       // "Last seen" on the sessions page is then exact to the minute, for one write a minute.
       touchAfterMs: 60_000,
-      absoluteTimeoutMs: 30 * 24 * 60 * 60 * 1000,
+      idleTimeoutMs: IDLE_TIMEOUT_MS,
+      absoluteTimeoutMs: REMEMBER_ME_MS,
       recordClient: true,
       // A visitor is never shown "saved" (a cart, a login) when the store did not save it.
       saveErrorResponse: "error",
@@ -226,7 +231,7 @@ export async function createDemo(config: DemoConfig): Promise<Demo> {
       return;
     }
     throttle.succeeded(attempt.ticket);
-    await logIn(req, res, user, devices);
+    await logIn(req, res, user, devices, field(req, "remember") === "on");
     req.flash("success", `Welcome back, ${user.username}.`);
     res.redirect(303, next);
   });
@@ -561,6 +566,7 @@ async function logIn(
   res: Response,
   user: User,
   devices: DeviceCookies,
+  remember = false,
 ): Promise<void> {
   // A new id on sign-in defeats session fixation; the data (cart, visit count, guestbook name)
   // comes along, but not the CSRF secret, so a token issued before sign-in stops working.
@@ -570,6 +576,14 @@ async function logIn(
   data(req).loginAt = Date.now();
   // Ties the session to the user, for the sessions page and "log out everywhere else".
   req.session.setUser(user.id);
+  // "Remember me": no idle timeout, and a cookie that lasts as long as the session may.
+  if (remember) {
+    req.session.setLifetime({
+      idleTimeoutMs: 0,
+      absoluteTimeoutMs: REMEMBER_ME_MS,
+      cookieMaxAgeMs: REMEMBER_ME_MS,
+    });
+  }
   // Marks this browser as one that knows the password: other clients' failures no longer lock
   // it out of this account (login-throttle.ts). Sent back only to the login form.
   res.cookie(DEVICE_COOKIE, devices.issue(user.username), {

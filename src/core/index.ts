@@ -15,6 +15,7 @@ export {
   Session,
   type SessionCallback,
   type SessionData,
+  type SessionLifetime,
 } from "./session.js";
 export { sign, type Unsigned, unsign } from "./signing.js";
 export { UpgradeSession, type UpgradeSessionOptions } from "./upgrade.js";

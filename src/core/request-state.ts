@@ -18,7 +18,7 @@ import { type RequestFacts, shouldSave, shouldSetCookie, touchDue } from "./deci
 import type { Engine } from "./engine.js";
 import { TesseraError } from "./errors.js";
 import { emitSessionEvent, type SessionEvent } from "./events.js";
-import { expiredBecause, pastAbsoluteTimeout, ttlOf } from "./expiry.js";
+import { expiredBecause, idleTimeoutOf, pastAbsoluteTimeout, ttlOf } from "./expiry.js";
 import { warnOnce } from "./options.js";
 import {
   changesOf,
@@ -270,10 +270,12 @@ export class RequestState implements SessionController {
     }
     const session = this.session;
     if (session === undefined) return undefined;
-    if (!this.headersDone) session.cookie.resetMaxAge();
+    // A request that is not activity leaves the expiry where the last activity put it.
+    const active = !session[kState].notActivity;
+    if (active && !this.headersDone) session.cookie.resetMaxAge();
     const changes = changesOf(session);
     if (this.shouldSave(session, changes)) return this.enqueue(() => this.write(session, changes));
-    if (this.cookieId === session.id && !this.bogusId()) {
+    if (active && this.cookieId === session.id && !this.bogusId()) {
       if (!this.idle) {
         // Decide once the writes under way are done: they move `seenAt`.
         return this.enqueue(() => (this.touchDue(session) ? this.touch(session) : undefined));
@@ -324,7 +326,7 @@ export class RequestState implements SessionController {
       }
       session.cookie.secure = true;
     }
-    if (!this.ended) session.cookie.resetMaxAge();
+    if (!this.ended && !session[kState].notActivity) session.cookie.resetMaxAge();
     try {
       return engine.signedCookie(session.id, session.cookie, this.secrets[0] as Secret);
     } catch (error) {
@@ -391,7 +393,14 @@ export class RequestState implements SessionController {
   }
 
   private touchDue(session: Session): boolean {
-    return touchDue(session[kState].meta, this.engine.options.touchAfterMs, Date.now());
+    const options = this.engine.options;
+    const meta = session[kState].meta;
+    let touchAfterMs = options.touchAfterMs;
+    // The options refuse a touchAfterMs as long as the idle timeout; a session's own, shorter
+    // idle timeout (setLifetime()) cannot be refused then, so its touches are never put off.
+    const idleTimeoutMs = idleTimeoutOf(options, meta);
+    if (idleTimeoutMs > 0 && touchAfterMs >= idleTimeoutMs) touchAfterMs = 0;
+    return touchDue(meta, touchAfterMs, Date.now());
   }
 
   // ---- writing ----
@@ -501,7 +510,7 @@ export class RequestState implements SessionController {
   private updateMeta(session: Session): void {
     const state = session[kState];
     const meta = state.meta;
-    meta.seenAt = Date.now();
+    if (!state.notActivity) meta.seenAt = Date.now();
     const read = this.engine.options.userKey;
     if (read !== undefined) {
       const user = read(state.target);
@@ -532,7 +541,7 @@ export class RequestState implements SessionController {
       // The app moved the cookie's expiry into the past: the session ends, as express-session's
       // store ends it when touched with that expiry.
       done = this.expireByCookie(session);
-    } else if (calls.touchRewrites(engine.options.idleTimeoutMs)) {
+    } else if (calls.touchRewrites(idleTimeoutOf(engine.options, state.meta))) {
       // A store written for express-session keeps only its own expiry on touch, and the idle
       // timeout is read from the record's last-seen time: the record itself must be rewritten.
       // touch() always runs as queued work already: queueing the write again would wait on itself.
@@ -594,6 +603,14 @@ export class RequestState implements SessionController {
         // The time of the last authentication too: renewing must not make an old login recent.
         const meta = fresh[kState].meta;
         meta.createdAt = state.meta.createdAt;
+        // The session's own lifetime ("remember me") is the login's too, and so is its cookie.
+        const old = state.meta;
+        if (old.idleTimeoutMs !== undefined) meta.idleTimeoutMs = old.idleTimeoutMs;
+        if (old.absoluteTimeoutMs !== undefined) meta.absoluteTimeoutMs = old.absoluteTimeoutMs;
+        if (old.cookieMaxAgeMs !== undefined) {
+          meta.cookieMaxAgeMs = old.cookieMaxAgeMs;
+          fresh.cookie.maxAge = old.cookieMaxAgeMs;
+        }
         if (state.meta.user !== undefined) {
           meta.user = state.meta.user;
           if (state.meta.authenticatedAt !== undefined) {

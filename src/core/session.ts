@@ -28,6 +28,19 @@ export interface RegenerateOptions {
   keepData?: boolean;
 }
 
+/** A session's own timeouts, set by {@link Session.setLifetime}. */
+export interface SessionLifetime {
+  /** Ends the session after this long without activity; 0 for never. @default the `idleTimeoutMs` option */
+  idleTimeoutMs?: number;
+  /** Ends the session this long after it was created; 0 for never. @default the `absoluteTimeoutMs` option */
+  absoluteTimeoutMs?: number;
+  /**
+   * Also gives the cookie this `maxAge`, so that it outlives the browser session ("remember
+   * me"); usually the absolute timeout. @default the cookie keeps its options' `maxAge`
+   */
+  cookieMaxAgeMs?: number;
+}
+
 /** The engine behind a session's methods; implemented by the request lifecycle in manager.ts. */
 export interface SessionController {
   save(session: Session): Promise<void>;
@@ -77,6 +90,8 @@ export interface SessionState {
   gone: boolean;
   /** `setUser()` changed the metadata: the session must be written even if its data did not change. */
   metaChanged: boolean;
+  /** `notActivity()`: this request must not move the session's idle deadline. */
+  notActivity: boolean;
 }
 
 function jsonOf(value: unknown, key: string): string | undefined {
@@ -203,6 +218,7 @@ export class Session {
       storedKeys: [],
       gone: false,
       metaChanged: false,
+      notActivity: false,
     };
     Object.defineProperty(this, kState, { value: state });
     this.cookie = cookie;
@@ -312,6 +328,57 @@ export class Session {
   getAuthenticatedAt(): Date | undefined {
     const at = this[kState].meta.authenticatedAt;
     return typeof at === "number" ? new Date(at) : undefined;
+  }
+
+  /**
+   * Gives this session its own idle and absolute timeouts, in place of the options' (longer for
+   * "remember me", shorter for an administrator). They are kept by `regenerate({ keepData: true })`
+   * and dropped by a plain `regenerate()`. Each call replaces the previous one: a timeout left
+   * out is the option's again. With `cookieMaxAgeMs`, the cookie gets that `maxAge` too.
+   *
+   * @example
+   * await req.session.regenerate();
+   * req.session.setUser(user.id);
+   * if (req.body.remember) {
+   *   const month = 30 * 86_400_000;
+   *   req.session.setLifetime({ idleTimeoutMs: month, absoluteTimeoutMs: month, cookieMaxAgeMs: month });
+   * }
+   */
+  setLifetime(lifetime: SessionLifetime): this {
+    const state = this[kState];
+    const meta = state.meta;
+    for (const key of ["idleTimeoutMs", "absoluteTimeoutMs", "cookieMaxAgeMs"] as const) {
+      const value = lifetime[key];
+      if (value === undefined) {
+        delete meta[key];
+      } else if (typeof value === "number" && Number.isFinite(value) && value >= 0) {
+        meta[key] = value;
+      } else {
+        throw new TesseraError(
+          "ERR_OPTION",
+          `setLifetime(): ${key} must be a number of milliseconds, 0 or more.`,
+        );
+      }
+    }
+    if (meta.cookieMaxAgeMs !== undefined) this.cookie.maxAge = meta.cookieMaxAgeMs;
+    state.metaChanged = true;
+    return this;
+  }
+
+  /**
+   * Marks this request as not activity of the user (a polling endpoint, a status check): it
+   * neither refreshes the session's expiry nor moves its idle deadline, even when it writes
+   * data, so an open tab that polls does not keep an idle session alive.
+   *
+   * @example
+   * app.get("/api/notifications", (req, res) => {
+   *   req.session.notActivity();
+   *   res.json(unread(req.session.getUser()));
+   * });
+   */
+  notActivity(): this {
+    this[kState].notActivity = true;
+    return this;
   }
 
   /** Same as {@link touch}: express-session's older name. */

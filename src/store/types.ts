@@ -47,6 +47,15 @@ export interface SessionMeta {
    * the epoch: set by `setUser()`, read by `requireRecentLogin()`.
    */
   authenticatedAt?: number;
+  /**
+   * This session's own idle timeout (`setLifetime()`), in ms; 0 for none. Overrides the
+   * `idleTimeoutMs` option for this session only.
+   */
+  idleTimeoutMs?: number;
+  /** This session's own absolute timeout (`setLifetime()`), in ms; 0 for none. */
+  absoluteTimeoutMs?: number;
+  /** The cookie `maxAge` `setLifetime()` gave, so that renewal gives the new cookie the same. */
+  cookieMaxAgeMs?: number;
   /** Recorded only when the app opts in. */
   userAgent?: string;
   /** Recorded only when the app opts in. */

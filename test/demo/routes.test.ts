@@ -13,11 +13,13 @@ import {
   createDemo,
   DEMO_USER,
   type Demo,
+  IDLE_TIMEOUT_MS,
   RECENT_LOGIN_MS,
+  REMEMBER_ME_MS,
 } from "../../examples/demo/app.js";
 import { loadConfig, resolveSecret } from "../../examples/demo/config.js";
 import { deviceName } from "../../examples/demo/devices.js";
-import { setCookie } from "../helpers/http.js";
+import { attributes, setCookie } from "../helpers/http.js";
 import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
 import { makeDataDir, removeDataDir } from "./demo-process.js";
 import { postLogin, tokenOf } from "./forms.js";
@@ -93,6 +95,35 @@ describe("demo routes (SQLite)", () => {
     assert.equal((await demo.store.get(after))?.__tessera?.user, "1", "tied to the user");
     const profile = await agent.get("/profile").expect(200);
     assert.match(profile.text, /Welcome back, demo/);
+  });
+
+  test("log in › remember me outlives the idle timeout, with a cookie as long as the session", async (t) => {
+    t.mock.timers.enable({ apis: ["Date"], now: Date.now() });
+    const login = async (remember: boolean) => {
+      const agent = request.agent(demo.app);
+      const form = await agent.get("/login").expect(200);
+      assert.match(form.text, /name="remember" type="checkbox"/, "the form has the checkbox");
+      const res = await agent
+        .post("/login")
+        .type("form")
+        .send({ ...DEMO_USER, ...(remember ? { remember: "on" } : {}), _csrf: tokenOf(form) })
+        .expect(303);
+      const expires = attributes(setCookie(res, COOKIE_NAME) as string).expires as string;
+      return { agent, id: idOf(res), expiresInMs: Date.parse(expires) - Date.now() };
+    };
+    const remembered = await login(true);
+    const forgotten = await login(false);
+    assert.ok(remembered.expiresInMs > REMEMBER_ME_MS - 1000, "a 30-day cookie");
+    assert.ok(forgotten.expiresInMs < REMEMBER_ME_MS - 1000, "the usual cookie is shorter");
+    const meta = (await demo.store.get(remembered.id))?.__tessera;
+    assert.equal(meta?.idleTimeoutMs, 0, "no idle timeout for a remembered login");
+    assert.equal(meta?.absoluteTimeoutMs, REMEMBER_ME_MS);
+    assert.equal((await demo.store.get(forgotten.id))?.__tessera?.idleTimeoutMs, undefined);
+
+    t.mock.timers.tick(IDLE_TIMEOUT_MS + 60_000);
+    await forgotten.agent.get("/profile").expect(303).expect("Location", "/login?next=%2Fprofile");
+    const profile = await remembered.agent.get("/profile").expect(200);
+    assert.match(profile.text, /demo/);
   });
 
   test("log in › the return address must be a path on this site", async () => {

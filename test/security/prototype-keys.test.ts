@@ -47,6 +47,8 @@ const METHODS = [
   "setUser",
   "getUser",
   "getAuthenticatedAt",
+  "setLifetime",
+  "notActivity",
 ] as const;
 /** Every key a hostile record sets to a plain string. */
 const NAMES = [
