@@ -103,9 +103,9 @@ export class Engine {
     const slot = view.slot;
     if (slot.session) return undefined;
     if (!this.calls.ready) return undefined;
-    const start = this.start(view);
-    if (start === undefined) return undefined;
-    const [cookieOptions, secrets] = start;
+    const cookieOptions = this.cookieOptionsOf(view);
+    if (cookieOptions === undefined) return undefined;
+    const secrets = this.secretsOf(view);
     const found = this.readCookie(view, secrets);
     const state = new RequestState(this, view, cookieOptions, found, secrets);
     slot.sessionID = found?.value;
@@ -138,9 +138,9 @@ export class Engine {
         `tessera: ${this.calls.name} says it is disconnected: the session cannot be read until it reconnects.`,
       );
     }
-    const start = this.start(view);
-    if (start === undefined) return undefined;
-    const [cookieOptions, secrets] = start;
+    const cookieOptions = this.cookieOptionsOf(view);
+    if (cookieOptions === undefined) return undefined;
+    const secrets = this.secretsOf(view);
     const found = this.readCookie(view, secrets);
     if (found === undefined) return undefined;
     const state = new RequestState(this, view, cookieOptions, found, secrets);
@@ -150,10 +150,10 @@ export class Engine {
   }
 
   /**
-   * The request's cookie options and secrets, or `undefined` when the request is outside the
-   * cookie's path (the browser does not send the cookie there).
+   * The request's cookie options, or `undefined` when the request is outside the cookie's path
+   * (the browser does not send the cookie there).
    */
-  private start(view: RequestView): [CookieOptions, readonly Secret[]] | undefined {
+  private cookieOptionsOf(view: RequestView): CookieOptions | undefined {
     const options = this.options;
     let cookieOptions: CookieOptions;
     if (typeof options.cookie === "function") {
@@ -166,19 +166,22 @@ export class Engine {
     if (path !== undefined && path !== "/" && !pathnameOf(view.url).startsWith(path)) {
       return undefined;
     }
-    let secrets = options.secrets;
-    if (secrets.length === 0) {
-      // express-session's fallback: cookie-parser's secret, when session() was given none.
-      const secret = view.secret;
-      if (!isSecret(secret)) {
-        throw new TesseraError(
-          "ERR_OPTION",
-          "secret option required for sessions: pass session({ secret }) (or a secret to cookie-parser before it).",
-        );
-      }
-      secrets = [secret];
+    return cookieOptions;
+  }
+
+  /** The request's secrets, current first: the options', or cookie-parser's `req.secret`. */
+  private secretsOf(view: RequestView): readonly Secret[] {
+    const secrets = this.options.secrets;
+    if (secrets.length > 0) return secrets;
+    // express-session's fallback: cookie-parser's secret, when session() was given none.
+    const secret = view.secret;
+    if (!isSecret(secret)) {
+      throw new TesseraError(
+        "ERR_OPTION",
+        "secret option required for sessions: pass session({ secret }) (or a secret to cookie-parser before it).",
+      );
     }
-    return [cookieOptions, secrets];
+    return [secret];
   }
 
   /** The Set-Cookie value that carries `id`, signed with `secret` (the current one). */

@@ -73,7 +73,7 @@ export class RequestState implements SessionController {
   /** The browser holds a cookie for a session that no longer exists: clear it. */
   private clearCookie = false;
   /** Store writes of this request run one after the other. */
-  private queue: Promise<void> = Promise.resolve();
+  private queue: Promise<void> | undefined;
   /** No store work of this request is under way: new work can start at once. */
   private idle = true;
   /**
@@ -346,7 +346,8 @@ export class RequestState implements SessionController {
         run = Promise.reject(error);
       }
     } else {
-      run = this.queue.then(work);
+      // Not idle: work is under way, and `queue` is its end.
+      run = (this.queue as Promise<void>).then(work);
     }
     this.idle = false;
     const settled: Promise<void> = run.then(

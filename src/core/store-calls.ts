@@ -80,21 +80,47 @@ export class StoreCalls {
     }
   }
 
+  // Each call goes straight to the store and takes an answer given within the call as it is:
+  // no closure, no Promise. Only a Promise answer, or a listener on the store channel, takes
+  // the longer way through `settle` / `call`.
+
   get(id: string): MaybePromise<SessionRecord | undefined> {
-    return this.callStore("get", (store) => store.get(id));
+    const store = this.storeFor("get");
+    const raw = this.isRaw(store);
+    if (channels.store.hasSubscribers) return this.call("get", () => store.get(id), raw);
+    let answer: MaybePromise<SessionRecord | undefined>;
+    try {
+      answer = store.get(id);
+    } catch (error) {
+      throw this.wrap("get", error, raw);
+    }
+    return isThenable(answer) ? this.settle("get", answer, raw, false) : answer;
   }
 
   set(id: string, record: SessionRecord, ttlMs: number): MaybePromise<void> {
-    return this.callStore("set", (store) => store.set(id, record, ttlMs));
+    const store = this.storeFor("set");
+    return this.call("set", () => store.set(id, record, ttlMs), this.isRaw(store));
   }
 
   destroy(id: string): MaybePromise<void> {
     this.tombstones.add(id);
-    return this.callStore("destroy", (store) => store.destroy(id));
+    const store = this.storeFor("destroy");
+    return this.call("destroy", () => store.destroy(id), this.isRaw(store));
   }
 
   touch(id: string, record: SessionRecord, ttlMs: number): MaybePromise<void> {
-    return this.callStore("touch", (store) => store.touch(id, record, ttlMs));
+    const store = this.storeFor("touch");
+    const raw = this.isRaw(store);
+    if (channels.store.hasSubscribers) {
+      return this.call("touch", () => store.touch(id, record, ttlMs), raw);
+    }
+    let answer: MaybePromise<void>;
+    try {
+      answer = store.touch(id, record, ttlMs);
+    } catch (error) {
+      throw this.wrap("touch", error, raw);
+    }
+    return isThenable(answer) ? this.settle("touch", answer, raw, false) : answer;
   }
 
   /** Only when {@link canPatch}. */
@@ -138,12 +164,23 @@ export class StoreCalls {
   }
 
   /**
-   * A store call, with the store's own errors passed on as they are when the call went to a
-   * store written for express-session (or a replaced method), as under express-session.
+   * The store's own errors pass on as they are when the call went to a store written for
+   * express-session (or to a method the app replaced), as under express-session.
    */
-  private callStore<T>(name: Operation, run: (store: Store) => MaybePromise<T>): MaybePromise<T> {
-    const store = this.storeFor(name);
-    return this.call(name, () => run(store), !this.native || store !== this.store);
+  private isRaw(store: Store): boolean {
+    return !this.native || store !== this.store;
+  }
+
+  private wrap(operation: string, error: unknown, raw: boolean): unknown {
+    return raw ? error : storeError(this.name, operation, error);
+  }
+
+  private report(operation: string, started: number, error?: unknown): void {
+    const durationMs = performance.now() - started;
+    publish(
+      channels.store,
+      error === undefined ? { operation, durationMs } : { operation, durationMs, error },
+    );
   }
 
   /**
@@ -155,38 +192,44 @@ export class StoreCalls {
   call<T>(operation: string, run: () => MaybePromise<T>, raw = false): MaybePromise<T> {
     const timed = channels.store.hasSubscribers;
     const started = timed ? performance.now() : 0;
-    const report = (error?: unknown) => {
-      if (!timed) return;
-      const durationMs = performance.now() - started;
-      publish(
-        channels.store,
-        error === undefined ? { operation, durationMs } : { operation, durationMs, error },
-      );
-    };
-    const wrap = (error: unknown) => (raw ? error : storeError(this.name, operation, error));
     let answer: MaybePromise<T>;
     try {
       answer = run();
     } catch (error) {
-      const wrapped = wrap(error);
-      report(wrapped);
+      const wrapped = this.wrap(operation, error, raw);
+      if (timed) this.report(operation, started, wrapped);
       throw wrapped;
     }
     if (!isThenable(answer)) {
-      report();
+      if (timed) this.report(operation, started);
       return answer;
     }
+    return this.settle(operation, answer, raw, timed, started);
+  }
+
+  /** A store's Promise answer, with the deadline, the error wrapping and the timing. */
+  private settle<T>(
+    operation: string,
+    answer: Promise<T>,
+    raw: boolean,
+    timed: boolean,
+    started = 0,
+  ): Promise<T> {
     const deadlines = this.deadlines;
     if (deadlines === undefined) {
-      if (!timed) return answer.then(undefined, (error: unknown) => Promise.reject(wrap(error)));
+      if (!timed) {
+        return answer.then(undefined, (error: unknown) =>
+          Promise.reject(this.wrap(operation, error, raw)),
+        );
+      }
       return answer.then(
         (value) => {
-          report();
+          this.report(operation, started);
           return value;
         },
         (error: unknown) => {
-          const wrapped = wrap(error);
-          report(wrapped);
+          const wrapped = this.wrap(operation, error, raw);
+          this.report(operation, started, wrapped);
           throw wrapped;
         },
       );
@@ -198,19 +241,19 @@ export class StoreCalls {
           "ERR_STORE_UNAVAILABLE",
           `${this.name} did not answer ${operation} within ${this.storeTimeoutMs} ms: check that its server is running, or raise storeTimeoutMs.`,
         );
-        report(error);
+        if (timed) this.report(operation, started, error);
         reject(error);
       });
       answer.then(
         (value) => {
           if (!deadlines.settle(deadline)) return;
-          report();
+          if (timed) this.report(operation, started);
           resolve(value);
         },
         (error: unknown) => {
           if (!deadlines.settle(deadline)) return;
-          const wrapped = wrap(error);
-          report(wrapped);
+          const wrapped = this.wrap(operation, error, raw);
+          if (timed) this.report(operation, started, wrapped);
           reject(wrapped);
         },
       );

@@ -125,6 +125,14 @@ export class MemoryStore extends StoreBase implements Store {
    * and `patch`; called express-session style, with a callback, the callback gets the answer.
    */
   get(id: string, callback?: StoreCallback<SessionRecord | undefined>): SessionRecord | undefined {
+    if (callback === undefined) {
+      // The engine's call on every request with a cookie: no closure on this path.
+      try {
+        return this.#get(id);
+      } catch (cause) {
+        throw storeError("MemoryStore", "get", cause);
+      }
+    }
     return answer("get", callback, () => this.#get(id));
   }
 
@@ -175,6 +183,15 @@ export class MemoryStore extends StoreBase implements Store {
     ttlMs?: number | StoreCallback,
     callback?: StoreCallback,
   ): void {
+    if (typeof ttlMs !== "function" && callback === undefined) {
+      // The engine's call at the end of a request that only read: no closure on this path.
+      try {
+        this.#touch(id, record, ttlMs);
+      } catch (cause) {
+        throw storeError("MemoryStore", "touch", cause);
+      }
+      return;
+    }
     const [ttl, done] = typeof ttlMs === "function" ? [undefined, ttlMs] : [ttlMs, callback];
     answer("touch", done, () => this.#touch(id, record, ttl));
   }
