@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { after, describe, it, type TestContext } from "node:test";
 import express, { type Express } from "express";
 import Koa from "koa";
-import type pg from "pg";
 import request, { type Response } from "supertest";
 import { session } from "../../src/express/index.js";
 import {
@@ -22,19 +21,9 @@ import {
 import { session as koaSession } from "../../src/koa/index.js";
 import type { SessionOptions } from "../../src/node/options.js";
 import { MemoryStore } from "../../src/stores/memory.js";
-import { PostgresStore } from "../../src/stores/postgres.js";
-import { RedisStore } from "../../src/stores/redis.js";
-import { SqliteStore } from "../../src/stores/sqlite.js";
 import { jsonErrors } from "../csrf/app.js";
-import { testPool } from "../fixtures/postgres/pools.js";
-import {
-  connectClient,
-  deleteUnder,
-  type TestClient,
-  testPrefix,
-} from "../fixtures/redis/clients.js";
 import { cookiePair, SECRET, sessionIdOf } from "../helpers/http.js";
-import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
+import { storeBackends } from "../helpers/store-backends.js";
 
 const MAX_AGE_MS = 5 * 60_000;
 const MINUTE_MS = 60_000;
@@ -169,79 +158,10 @@ async function anonymousFails(store: Store): Promise<void> {
   assert.deepEqual(at.body, { at: null });
 }
 
-interface Backend {
-  name: string;
-  skip: boolean;
-  make(): Promise<{ store: Store; close(): Promise<void> }>;
-}
-
-const redisAvailable = await needServer("Redis", REDIS_URL);
-const postgresAvailable = await needServer("PostgreSQL", DATABASE_URL);
-
-let redis: TestClient | undefined;
-const redisPrefixes: string[] = [];
-let pool: pg.Pool | undefined;
-const tables: string[] = [];
-
-const backends: Backend[] = [
-  {
-    name: "MemoryStore",
-    skip: false,
-    async make() {
-      return { store: new MemoryStore(), close: async () => {} };
-    },
-  },
-  {
-    name: "SqliteStore",
-    skip: false,
-    async make() {
-      const store = new SqliteStore({ path: ":memory:" });
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    name: "RedisStore",
-    skip: !redisAvailable,
-    async make() {
-      redis ??= await connectClient("node-redis");
-      const prefix = testPrefix();
-      redisPrefixes.push(prefix);
-      return { store: new RedisStore({ client: redis.client, prefix }), close: async () => {} };
-    },
-  },
-  {
-    name: "PostgresStore",
-    skip: !postgresAvailable,
-    async make() {
-      pool ??= testPool(DATABASE_URL);
-      const tableName = uniqueName("tessera_recent_login");
-      tables.push(tableName);
-      const store = new PostgresStore({ pool, tableName, createTable: true, pruneIntervalMs: 0 });
-      return { store, close: () => store.close() };
-    },
-  },
-];
-
-async function withStore(backend: Backend, run: (store: Store) => Promise<void>): Promise<void> {
-  const { store, close } = await backend.make();
-  try {
-    await run(store);
-  } finally {
-    await close();
-  }
-}
+const { backends, withStore, cleanup } = await storeBackends("tessera_recent_login");
 
 describe("requireRecentLogin() and the time of the last authentication", () => {
-  after(async () => {
-    if (redis !== undefined) {
-      for (const prefix of redisPrefixes) await deleteUnder(redis, prefix);
-      await redis.close();
-    }
-    if (pool !== undefined) {
-      for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-      await pool.end();
-    }
-  });
+  after(cleanup);
 
   for (const backend of backends) {
     describe(backend.name, { skip: backend.skip }, () => {

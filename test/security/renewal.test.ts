@@ -9,26 +9,15 @@ import assert from "node:assert/strict";
 import { after, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import express, { type Express } from "express";
-import type pg from "pg";
 import request from "supertest";
 import { csrf } from "../../src/csrf/index.js";
 import { session } from "../../src/express/index.js";
 import { type Store, sessionHandle } from "../../src/index.js";
 import type { SessionOptions } from "../../src/node/options.js";
 import { MemoryStore } from "../../src/stores/memory.js";
-import { PostgresStore } from "../../src/stores/postgres.js";
-import { RedisStore } from "../../src/stores/redis.js";
-import { SqliteStore } from "../../src/stores/sqlite.js";
 import { jsonErrors } from "../csrf/app.js";
-import { testPool } from "../fixtures/postgres/pools.js";
-import {
-  connectClient,
-  deleteUnder,
-  type TestClient,
-  testPrefix,
-} from "../fixtures/redis/clients.js";
 import { cookiePair, SECRET, sessionIdOf, shouldSetCookie } from "../helpers/http.js";
-import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
+import { storeBackends } from "../helpers/store-backends.js";
 import { userSessionRoutes } from "../helpers/user-sessions.js";
 
 /** How the app ties a session to its user. */
@@ -205,81 +194,10 @@ async function renewalEndsAtTheAbsoluteTimeout(store: Store, tie: Tie): Promise<
   );
 }
 
-interface Backend {
-  name: string;
-  skip: boolean;
-  make(): Promise<{ store: Store; close(): Promise<void> }>;
-}
-
-const redisAvailable = await needServer("Redis", REDIS_URL);
-const postgresAvailable = await needServer("PostgreSQL", DATABASE_URL);
-
-let redis: TestClient | undefined;
-/** A key prefix per test, so that no test sees another's users. */
-const redisPrefixes: string[] = [];
-let pool: pg.Pool | undefined;
-const tables: string[] = [];
-
-const backends: Backend[] = [
-  {
-    name: "MemoryStore",
-    skip: false,
-    async make() {
-      return { store: new MemoryStore(), close: async () => {} };
-    },
-  },
-  {
-    name: "SqliteStore",
-    skip: false,
-    async make() {
-      const store = new SqliteStore({ path: ":memory:" });
-      return { store, close: () => store.close() };
-    },
-  },
-  {
-    name: "RedisStore",
-    skip: !redisAvailable,
-    async make() {
-      redis ??= await connectClient("node-redis");
-      const prefix = testPrefix();
-      redisPrefixes.push(prefix);
-      const store = new RedisStore({ client: redis.client, prefix });
-      return { store, close: async () => {} };
-    },
-  },
-  {
-    name: "PostgresStore",
-    skip: !postgresAvailable,
-    async make() {
-      pool ??= testPool(DATABASE_URL);
-      const tableName = uniqueName("tessera_renewal");
-      tables.push(tableName);
-      const store = new PostgresStore({ pool, tableName, createTable: true, pruneIntervalMs: 0 });
-      return { store, close: () => store.close() };
-    },
-  },
-];
-
-async function withStore(backend: Backend, run: (store: Store) => Promise<void>): Promise<void> {
-  const { store, close } = await backend.make();
-  try {
-    await run(store);
-  } finally {
-    await close();
-  }
-}
+const { backends, withStore, cleanup } = await storeBackends("tessera_renewal");
 
 describe("regenerate({ keepData: true }) keeps every guarantee of the session it renews", () => {
-  after(async () => {
-    if (redis !== undefined) {
-      for (const prefix of redisPrefixes) await deleteUnder(redis, prefix);
-      await redis.close();
-    }
-    if (pool !== undefined) {
-      for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-      await pool.end();
-    }
-  });
+  after(cleanup);
 
   for (const backend of backends) {
     describe(backend.name, { skip: backend.skip }, () => {
