@@ -19,7 +19,16 @@ import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "./services.js";
 export interface Backend {
   name: string;
   skip: boolean;
-  make(): Promise<{ store: Store; close(): Promise<void> }>;
+  /** "clock": expiry follows `Date` (mockable); "server": the store's server keeps its own time. */
+  expiry: "clock" | "server";
+  make(): Promise<OpenedStore>;
+}
+
+export interface OpenedStore {
+  store: Store;
+  /** The TTL the store's server holds for the session, in ms ("server" backends only). */
+  ttlMs?(id: string): Promise<number>;
+  close(): Promise<void>;
 }
 
 export interface StoreBackends {
@@ -44,6 +53,7 @@ export async function storeBackends(tablePrefix: string): Promise<StoreBackends>
     {
       name: "MemoryStore",
       skip: false,
+      expiry: "clock",
       async make() {
         return { store: new MemoryStore(), close: async () => {} };
       },
@@ -51,6 +61,7 @@ export async function storeBackends(tablePrefix: string): Promise<StoreBackends>
     {
       name: "SqliteStore",
       skip: false,
+      expiry: "clock",
       async make() {
         const store = new SqliteStore({ path: ":memory:" });
         return { store, close: () => store.close() };
@@ -59,22 +70,40 @@ export async function storeBackends(tablePrefix: string): Promise<StoreBackends>
     {
       name: "RedisStore",
       skip: !redisAvailable,
+      expiry: "server",
       async make() {
         redis ??= await connectClient("node-redis");
+        const client = redis;
         const prefix = testPrefix();
         prefixes.push(prefix);
-        return { store: new RedisStore({ client: redis.client, prefix }), close: async () => {} };
+        return {
+          store: new RedisStore({ client: client.client, prefix }),
+          ttlMs: async (id) => Number(await client.command("PTTL", `${prefix}${id}`)),
+          close: async () => {},
+        };
       },
     },
     {
       name: "PostgresStore",
       skip: !postgresAvailable,
+      expiry: "server",
       async make() {
         pool ??= testPool(DATABASE_URL);
+        const db = pool;
         const tableName = uniqueName(tablePrefix);
         tables.push(tableName);
         const store = new PostgresStore({ pool, tableName, createTable: true, pruneIntervalMs: 0 });
-        return { store, close: () => store.close() };
+        return {
+          store,
+          async ttlMs(id) {
+            const { rows } = await db.query(
+              `SELECT extract(epoch FROM expires_at - now()) * 1000 AS ms FROM "${tableName}" WHERE id = $1`,
+              [id],
+            );
+            return Number((rows[0] as { ms: unknown } | undefined)?.ms ?? -1);
+          },
+          close: () => store.close(),
+        };
       },
     },
   ];

@@ -9,7 +9,6 @@ import { after, before, describe, it } from "node:test";
 import express, { type Express } from "express";
 import expressSession from "express-session";
 import Koa from "koa";
-import type pg from "pg";
 import { Registry } from "prom-client";
 import request from "supertest";
 import { CHANNEL_NAMES } from "../../src/core/channels.js";
@@ -26,18 +25,8 @@ import {
 import { session as koaSession } from "../../src/koa/index.js";
 import { prometheusMetrics } from "../../src/metrics/index.js";
 import { MemoryStore } from "../../src/stores/memory.js";
-import { PostgresStore } from "../../src/stores/postgres.js";
-import { RedisStore } from "../../src/stores/redis.js";
-import { SqliteStore } from "../../src/stores/sqlite.js";
-import { testPool } from "../fixtures/postgres/pools.js";
-import {
-  connectClient,
-  deleteUnder,
-  type TestClient,
-  testPrefix,
-} from "../fixtures/redis/clients.js";
 import { cookiePair, SECRET, sessionIdOf } from "../helpers/http.js";
-import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
+import { storeBackends } from "../helpers/store-backends.js";
 
 declare module "../../src/core/session.js" {
   interface SessionData {
@@ -172,57 +161,16 @@ async function everyEvent(store: Store): Promise<void> {
   for (const id of ids) assert.ok(!dump.includes(id), "an event carried a session id");
 }
 
-const redisAvailable = await needServer("Redis", REDIS_URL);
-const postgresAvailable = await needServer("PostgreSQL", DATABASE_URL);
+const { backends, withStore, cleanup } = await storeBackends("tessera_audit");
 
 describe("onSessionEvent › every event fires once, with its reason, user and handle", () => {
-  it("MemoryStore", async () => {
-    await everyEvent(new MemoryStore());
-  });
+  after(cleanup);
 
-  it("SqliteStore", async () => {
-    const store = new SqliteStore({ path: ":memory:" });
-    try {
-      await everyEvent(store);
-    } finally {
-      await store.close();
-    }
-  });
-
-  describe("RedisStore", { skip: !redisAvailable }, () => {
-    let redis: TestClient;
-    const prefix = testPrefix();
-    before(async () => {
-      redis = await connectClient("node-redis");
+  for (const backend of backends) {
+    it(backend.name, { skip: backend.skip }, async () => {
+      await withStore(backend, everyEvent);
     });
-    after(async () => {
-      await deleteUnder(redis, prefix);
-      await redis.close();
-    });
-    it("reports every event", async () => {
-      await everyEvent(new RedisStore({ client: redis.client, prefix }));
-    });
-  });
-
-  describe("PostgresStore", { skip: !postgresAvailable }, () => {
-    let pool: pg.Pool;
-    const tableName = uniqueName("tessera_audit");
-    before(() => {
-      pool = testPool(DATABASE_URL);
-    });
-    after(async () => {
-      await pool.query(`DROP TABLE IF EXISTS "${tableName}"`);
-      await pool.end();
-    });
-    it("reports every event", async () => {
-      const store = new PostgresStore({ pool, tableName, createTable: true, pruneIntervalMs: 0 });
-      try {
-        await everyEvent(store);
-      } finally {
-        await store.close();
-      }
-    });
-  });
+  }
 });
 
 /** An express-session MemoryStore, and a way to move a stored session's last-seen time. */

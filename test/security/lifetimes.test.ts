@@ -9,22 +9,11 @@
 import assert from "node:assert/strict";
 import { after, describe, it, type TestContext } from "node:test";
 import express, { type Express } from "express";
-import type pg from "pg";
 import request from "supertest";
 import { session } from "../../src/express/index.js";
 import type { SessionMeta, Store } from "../../src/index.js";
 import { MemoryStore } from "../../src/stores/memory.js";
-import { PostgresStore } from "../../src/stores/postgres.js";
-import { RedisStore } from "../../src/stores/redis.js";
-import { SqliteStore } from "../../src/stores/sqlite.js";
 import { jsonErrors } from "../csrf/app.js";
-import { testPool } from "../fixtures/postgres/pools.js";
-import {
-  connectClient,
-  deleteUnder,
-  type TestClient,
-  testPrefix,
-} from "../fixtures/redis/clients.js";
 import { OldStyleStore } from "../fixtures/stores.js";
 import {
   attributes,
@@ -34,7 +23,7 @@ import {
   setCookie,
   shouldSetCookie,
 } from "../helpers/http.js";
-import { DATABASE_URL, needServer, REDIS_URL, uniqueName } from "../helpers/services.js";
+import { storeBackends } from "../helpers/store-backends.js";
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 24 * 60 * MINUTE_MS;
@@ -113,37 +102,22 @@ interface Opened {
   close(): Promise<void>;
 }
 
-const redisAvailable = await needServer("Redis", REDIS_URL);
-const postgresAvailable = await needServer("PostgreSQL", DATABASE_URL);
-
-let redis: TestClient | undefined;
-const redisPrefixes: string[] = [];
-let pool: pg.Pool | undefined;
-const tables: string[] = [];
-
 function metaOfStore(store: Store): (id: string) => Promise<SessionMeta | undefined> {
   return async (id) => (await store.get(id))?.__tessera;
 }
 
+const shared = await storeBackends("tessera_lifetimes");
+
 const backends: Backend[] = [
-  {
-    name: "MemoryStore",
-    skip: false,
-    expiry: "clock",
-    async make() {
-      const store = new MemoryStore();
-      return { store, meta: metaOfStore(store), close: async () => {} };
-    },
-  },
-  {
-    name: "SqliteStore",
-    skip: false,
-    expiry: "clock",
-    async make() {
-      const store = new SqliteStore({ path: ":memory:" });
-      return { store, meta: metaOfStore(store), close: () => store.close() };
-    },
-  },
+  ...shared.backends.map(
+    (backend): Backend => ({
+      ...backend,
+      async make() {
+        const opened = await backend.make();
+        return { ...opened, meta: metaOfStore(opened.store) };
+      },
+    }),
+  ),
   {
     name: "a store written for express-session (no TTL: the record's seenAt decides)",
     skip: false,
@@ -157,53 +131,6 @@ const backends: Backend[] = [
           return typeof json === "string" ? JSON.parse(json).__tessera : undefined;
         },
         close: async () => {},
-      };
-    },
-  },
-  {
-    name: "RedisStore",
-    skip: !redisAvailable,
-    expiry: "server",
-    async make() {
-      redis ??= await connectClient("node-redis");
-      const client = redis;
-      const prefix = testPrefix();
-      redisPrefixes.push(prefix);
-      const store = new RedisStore({ client: client.client, prefix });
-      return {
-        store,
-        meta: metaOfStore(store),
-        ttlMs: async (id) => Number(await client.command("PTTL", `${prefix}${id}`)),
-        close: async () => {},
-      };
-    },
-  },
-  {
-    name: "PostgresStore",
-    skip: !postgresAvailable,
-    expiry: "server",
-    async make() {
-      pool ??= testPool(DATABASE_URL);
-      const db = pool;
-      const tableName = uniqueName("tessera_lifetimes");
-      tables.push(tableName);
-      const store = new PostgresStore({
-        pool: db,
-        tableName,
-        createTable: true,
-        pruneIntervalMs: 0,
-      });
-      return {
-        store,
-        meta: metaOfStore(store),
-        async ttlMs(id) {
-          const { rows } = await db.query(
-            `SELECT extract(epoch FROM expires_at - now()) * 1000 AS ms FROM "${tableName}" WHERE id = $1`,
-            [id],
-          );
-          return Number((rows[0] as { ms: unknown } | undefined)?.ms ?? -1);
-        },
-        close: () => store.close(),
       };
     },
   },
@@ -380,16 +307,7 @@ async function withBackend(
 }
 
 describe("setLifetime() and notActivity()", () => {
-  after(async () => {
-    if (redis !== undefined) {
-      for (const prefix of redisPrefixes) await deleteUnder(redis, prefix);
-      await redis.close();
-    }
-    if (pool !== undefined) {
-      for (const table of tables) await pool.query(`DROP TABLE IF EXISTS "${table}"`);
-      await pool.end();
-    }
-  });
+  after(shared.cleanup);
 
   for (const backend of backends) {
     describe(backend.name, { skip: backend.skip }, () => {
